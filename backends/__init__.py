@@ -1,0 +1,91 @@
+"""The backend registry: which array library runs minigrad's operations.
+
+Backends are created lazily by name, so importing minigrad never imports CuPy.
+Register a new one with ``register_backend(name, factory)``.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+from typing import Callable, Iterator, Union
+
+from .array_backend import ArrayBackend, is_basic_index
+from .cupy_backend import make_cupy_backend
+from .numpy_backend import make_numpy_backend
+
+__all__ = [
+    "ArrayBackend", "register_backend", "get_backend", "set_backend", "use_backend",
+    "current_backend", "backend_for_device", "available_backends", "is_basic_index",
+]
+
+_factories: dict[str, Callable[[], ArrayBackend]] = {}
+_instances: dict[str, ArrayBackend] = {}
+_DEVICE_ALIASES = {"cpu": "numpy", "cuda": "cupy", "gpu": "cupy"}
+
+
+class _State(threading.local):
+    def __init__(self) -> None:
+        self.active: ArrayBackend | None = None
+
+
+_state = _State()
+
+
+def register_backend(name: str, factory: Callable[[], ArrayBackend]) -> None:
+    """Make ``factory()`` available as backend ``name`` (created on first use)."""
+    _factories[name] = factory
+    _instances.pop(name, None)
+
+
+def available_backends() -> list[str]:
+    return sorted(_factories)
+
+
+def get_backend(name: Union[str, ArrayBackend]) -> ArrayBackend:
+    """The backend called ``name`` (or whose device is ``name``, e.g. "cuda")."""
+    if isinstance(name, ArrayBackend):
+        return name
+    key = name.split(":")[0].lower()
+    if key not in _factories:
+        by_device = [b for b in _instances.values() if b.device == key]
+        if by_device:
+            return by_device[0]
+        key = _DEVICE_ALIASES.get(key, key)
+    if key not in _factories:
+        raise ValueError(
+            f"unknown backend or device {name!r}; known backends: {available_backends()}"
+        )
+    if key not in _instances:
+        _instances[key] = _factories[key]()
+    return _instances[key]
+
+
+def backend_for_device(device: Union[str, ArrayBackend]) -> ArrayBackend:
+    return get_backend(device)
+
+
+def current_backend() -> ArrayBackend:
+    if _state.active is None:
+        _state.active = get_backend(os.environ.get("MINIGRAD_BACKEND", "numpy"))
+    return _state.active
+
+
+def set_backend(name: Union[str, ArrayBackend]) -> ArrayBackend:
+    """Make ``name`` the backend new tensors are created on."""
+    _state.active = get_backend(name)
+    return _state.active
+
+
+@contextlib.contextmanager
+def use_backend(name: Union[str, ArrayBackend]) -> Iterator[ArrayBackend]:
+    """Create tensors on backend ``name`` inside the ``with`` block."""
+    previous = current_backend()
+    try:
+        yield set_backend(name)
+    finally:
+        _state.active = previous
+
+
+register_backend("numpy", make_numpy_backend)
+register_backend("cupy", make_cupy_backend)

@@ -1,0 +1,102 @@
+"""One backend class for every NumPy-compatible array library.
+
+NumPy and CuPy share an API, so a backend is just an array module (``xp``) plus
+the few functions the engine needs that the module lacks (a stable sigmoid, a
+scatter-add, a seeded generator, host transfer). CPU and GPU therefore run the
+same code: a subclass overrides only what truly differs.
+"""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+# Functions the engine's forward passes and gradient rules take straight from the
+# array module. ``minigrad.ops`` exposes the same names for Tensors, which is what
+# lets one gradient rule run on raw arrays or, for higher-order gradients, on Tensors.
+ARRAY_FUNCTIONS = (
+    "exp", "log", "sqrt", "tanh", "abs", "sign", "negative", "maximum", "minimum",
+    "clip", "where", "matmul", "sum", "max", "min", "reshape", "transpose",
+    "swapaxes", "broadcast_to", "expand_dims", "squeeze", "concatenate", "stack",
+    "pad", "zeros", "ones", "full", "empty", "arange", "zeros_like", "ones_like",
+    "logaddexp", "isfinite", "array_equal", "allclose", "argmax", "argmin",
+    "einsum", "moveaxis", "cumsum", "sort", "argsort", "linspace", "eye", "tril",
+    "triu", "log1p", "expm1", "sin", "cos", "floor", "ceil", "round",
+    "less", "less_equal", "greater", "greater_equal", "equal", "not_equal",
+    "logical_and", "logical_or", "logical_not", "isnan", "isinf",
+)
+
+
+class ArrayBackend:
+    """A NumPy-like array module seen through the interface the engine uses."""
+
+    def __init__(self, name: str, device: str, xp: Any) -> None:
+        self.name = name
+        self.device = device
+        self.xp = xp
+        for fn in ARRAY_FUNCTIONS:
+            setattr(self, fn, getattr(xp, fn))
+        self.ndarray = xp.ndarray
+        self._rng = xp.random.default_rng()
+
+    def __repr__(self) -> str:
+        return f"<minigrad backend {self.name!r} on {self.device!r}>"
+
+    # -- conversion -----------------------------------------------------------
+    def asarray(self, data: Any, dtype: Any = None) -> Any:
+        return self.xp.asarray(data, dtype=dtype)
+
+    def from_numpy(self, array: Any) -> Any:
+        """Bring a host NumPy array onto this backend's device."""
+        return self.xp.asarray(array)
+
+    def to_numpy(self, array: Any) -> Any:
+        """Return a host NumPy array (a no-op on the CPU)."""
+        return array
+
+    def is_array(self, obj: Any) -> bool:
+        return isinstance(obj, self.ndarray)
+
+    # -- functions the array modules lack --------------------------------------
+    def sigmoid(self, x: Any) -> Any:
+        """Logistic function that never overflows: exp only sees -|x|."""
+        xp = self.xp
+        e = xp.exp(-xp.abs(x))
+        return xp.where(x >= 0, 1, e) / (1 + e)
+
+    def relu(self, x: Any) -> Any:
+        return self.xp.maximum(x, 0)
+
+    def logsumexp(self, x: Any, axis: Any = None, keepdims: bool = False) -> Any:
+        xp = self.xp
+        m = xp.max(x, axis=axis, keepdims=True)
+        m = xp.where(xp.isfinite(m), m, 0)
+        out = xp.log(xp.sum(xp.exp(x - m), axis=axis, keepdims=True)) + m
+        return out if keepdims else xp.squeeze(out, axis=axis)
+
+    def index_add(self, shape: Sequence[int], index: Any, values: Any) -> Any:
+        """zeros(shape)[index] += values, accumulating repeated indices."""
+        out = self.xp.zeros(shape, dtype=values.dtype)
+        if is_basic_index(index):
+            out[index] = values  # a basic index never repeats an element
+        else:
+            self.xp.add.at(out, index, values)
+        return out
+
+    # -- random numbers --------------------------------------------------------
+    def manual_seed(self, seed: int) -> None:
+        self._rng = self.xp.random.default_rng(seed)
+
+    def random(self, shape: Sequence[int], dtype: Any) -> Any:
+        """Uniform samples in [0, 1)."""
+        return self._rng.random(tuple(shape), dtype=dtype)
+
+    def randn(self, shape: Sequence[int], dtype: Any) -> Any:
+        return self._rng.standard_normal(tuple(shape), dtype=dtype)
+
+    def randint(self, low: int, high: int, shape: Sequence[int], dtype: Any) -> Any:
+        return self._rng.integers(low, high, size=tuple(shape), dtype=dtype)
+
+
+def is_basic_index(index: Any) -> bool:
+    """True for ints, slices, None and Ellipsis: NumPy's basic (view) indexing."""
+    items = index if isinstance(index, tuple) else (index,)
+    return all(i is None or i is Ellipsis or isinstance(i, (int, slice)) for i in items)

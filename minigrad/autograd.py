@@ -1,0 +1,257 @@
+"""Reverse-mode differentiation: replaying the tape backwards.
+
+Nodes carry their position on the tape. Backward keeps a heap of the nodes
+whose gradient has started to arrive and always expands the latest one, so a
+node is visited only after every consumer has added its share (a tensor used
+several times receives the sum). The walk is iterative: a 20,000-step unrolled
+recurrence is just a long heap, not a deep recursion.
+"""
+from __future__ import annotations
+
+import heapq
+from typing import Any, Optional, Sequence, Union
+
+from . import grad_mode
+from .tensor import Tensor
+
+TensorOrTensors = Union[Tensor, Sequence[Tensor]]
+
+FREED_MESSAGE = (
+    "Trying to backward through the graph a second time (or to use its saved values "
+    "after they were freed). Saved values are freed by backward() and grad(); pass "
+    "retain_graph=True to the first backward if you need to go through the graph again.")
+
+
+def unbroadcast(grad: Any, shape: tuple, dtype: Any) -> Any:
+    """Sum ``grad`` over the axes that broadcasting added to an input of ``shape``.
+
+    This is the one place that undoes broadcasting; rules never do. It works on
+    arrays and on Tensors alike (both have ``.sum``, ``.reshape``, ``.astype``).
+    """
+    gshape = grad.shape
+    if gshape != shape:
+        lead = len(gshape) - len(shape)
+        axes = tuple(range(lead)) + tuple(
+            i + lead for i, n in enumerate(shape) if n == 1 and gshape[i + lead] != 1)
+        if axes:
+            grad = grad.sum(axis=axes)
+        if grad.shape != shape:
+            grad = grad.reshape(shape)
+    if grad.dtype != dtype:
+        grad = grad.astype(dtype)
+    return grad
+
+
+def _as_list(tensors: Optional[TensorOrTensors]) -> list:
+    if tensors is None:
+        return []
+    return [tensors] if isinstance(tensors, Tensor) else list(tensors)
+
+
+def _initial_grads(outputs: list, grad_outputs: list, create_graph: bool) -> list:
+    grads = []
+    for out, g in zip(outputs, grad_outputs):
+        if g is None:
+            if out.size != 1:
+                raise RuntimeError(
+                    f"grad can be implicitly created only for scalar outputs; this output has "
+                    f"shape {out.shape}, so pass `gradient=` (a tensor of that shape)")
+            g = out._backend.ones_like(out._data)
+        elif isinstance(g, Tensor):
+            if g.shape != out.shape:
+                raise RuntimeError(f"gradient has shape {g.shape} but the output has shape "
+                                   f"{out.shape}; they must match")
+            if g._backend is not out._backend:
+                raise RuntimeError(f"gradient is on device {g.device} but the output is on "
+                                   f"{out.device}")
+            g = g if create_graph else g._data
+        else:
+            g = out._backend.asarray(g, dtype=out.dtype)
+            if g.shape != out.shape:
+                raise RuntimeError(f"gradient has shape {g.shape} but the output has shape "
+                                   f"{out.shape}; they must match")
+        if create_graph and not isinstance(g, Tensor):
+            g = Tensor._wrap(g, out._backend)
+        grads.append(g)
+    return grads
+
+
+def _run_hooks(t: Tensor, g: Any, create_graph: bool) -> Any:
+    for hook in list(t._hooks):
+        wrapped = g if create_graph else Tensor._wrap(g, t._backend)
+        result = hook(wrapped)
+        if result is not None:
+            if not isinstance(result, Tensor):
+                result = Tensor._wrap(t._backend.asarray(result), t._backend)
+            g = result if create_graph else result._data
+    return g
+
+
+def _check_versions(t: Tensor, node: Any) -> None:
+    if t._version != node.out_version or any(
+            p is not None and p._version != v for p, v in zip(node.parents, node.versions)):
+        raise RuntimeError(
+            f"one of the tensors needed to compute the gradient of '{node.prim.name}' was "
+            "modified by an in-place operation after it was used; compute a new tensor "
+            "instead of modifying it in place (or modify it only after backward)")
+
+
+def run_backward(outputs: list, grad_outputs: list, retain_graph: bool, create_graph: bool,
+                 capture: Optional[list] = None) -> Optional[dict]:
+    """Propagate gradients from ``outputs`` to every tensor they depend on.
+
+    With ``capture`` (a list of tensors) the gradients reaching those tensors are
+    returned in a dict keyed by ``id`` and no ``.grad`` is touched (``mg.grad``);
+    otherwise leaf gradients accumulate into ``.grad``.
+    """
+    from . import ops  # the Tensor namespace rules use when recording (create_graph)
+    grads: dict = {}
+    leaves: dict = {}
+    heap: list = []
+    captured = {id(t): None for t in capture} if capture is not None else None
+    handed_out = set()  # arrays already given to someone: never alias them into .grad
+
+    def receive(t: Tensor, g: Any) -> None:
+        node = t._node
+        if node is None:
+            entry = leaves.get(id(t))
+            if entry is None:
+                leaves[id(t)] = [t, g]
+            else:
+                entry[1] = entry[1] + g
+            return
+        seq = node.seq
+        if seq in grads:
+            grads[seq] = grads[seq] + g
+        else:
+            grads[seq] = g
+            heapq.heappush(heap, (-seq, t))
+
+    for out, g in zip(outputs, grad_outputs):
+        if not out._requires_grad:
+            raise RuntimeError("element 0 of tensors does not require grad and does not have "
+                               "a grad_fn; call .requires_grad_() on the inputs you need "
+                               "gradients for")
+        handed_out.add(id(g))
+        receive(out, g)
+
+    with grad_mode.set_grad_enabled(create_graph):
+        xp_default = ops if create_graph else None
+        while heap:
+            _, t = heapq.heappop(heap)
+            node = t._node
+            g = grads.pop(node.seq)
+            if t._hooks:
+                g = _run_hooks(t, g, create_graph)
+            if captured is not None and id(t) in captured:
+                captured[id(t)] = g
+            if t._retains_grad and capture is None:
+                _accumulate(t, g, create_graph, handed_out)
+            parents = node.parents
+            if parents is None:
+                raise RuntimeError(FREED_MESSAGE)
+            _check_versions(t, node)
+            prim = node.prim
+            if create_graph:
+                xp = xp_default
+                out = t
+                args = [p if p is not None else a for p, a in zip(parents, node.args)]
+            else:
+                xp = t._backend
+                out = t._data
+                args = node.args
+            for i, parent in enumerate(parents):
+                if parent is None:
+                    continue
+                rule = prim.rule_for(i)
+                if rule is None:
+                    continue  # not differentiable w.r.t. this input: zero gradient
+                pg = rule(xp, g, out, *args, **node.params)
+                if pg is None:
+                    continue
+                receive(parent, unbroadcast(pg, parent._data.shape, parent._data.dtype))
+            if not retain_graph:
+                node.release()
+
+        for t, g in leaves.values():
+            if t._hooks:
+                g = _run_hooks(t, g, create_graph)
+            if captured is not None:
+                if id(t) in captured:
+                    captured[id(t)] = g
+            else:
+                _accumulate(t, g, create_graph, handed_out)
+    return captured
+
+
+def _accumulate(t: Tensor, g: Any, create_graph: bool, handed_out: set) -> None:
+    """Add ``g`` into ``t.grad``: in place when that is safe, on the tape when recording."""
+    if create_graph:
+        t.grad = g if t.grad is None else t.grad + g
+        return
+    if t.grad is None or t.grad._requires_grad:
+        owned = getattr(g, "base", None) is None and id(g) not in handed_out \
+            and getattr(g, "flags", None) is not None
+        array = g if owned else g.copy()
+        handed_out.add(id(array))
+        t.grad = Tensor._wrap(array, t._backend) if t.grad is None else \
+            Tensor._wrap(t.grad._data + array, t._backend)
+    else:
+        t.grad._data += g
+        t.grad._version += 1
+
+
+def backward(tensors: TensorOrTensors, grad_tensors: Any = None, retain_graph: bool = False,
+             create_graph: bool = False, inputs: Optional[Sequence[Tensor]] = None) -> None:
+    """Accumulate the gradient of ``tensors`` into the ``.grad`` of every leaf."""
+    outputs = _as_list(tensors)
+    if grad_tensors is None:
+        grad_list = [None] * len(outputs)
+    elif isinstance(tensors, Tensor):
+        grad_list = [grad_tensors]
+    else:
+        grad_list = list(grad_tensors)
+    retain_graph = retain_graph or create_graph
+    if inputs is not None:
+        found = run_backward(outputs, _initial_grads(outputs, grad_list, create_graph),
+                             retain_graph, create_graph, capture=list(inputs))
+        for t in inputs:
+            g = found[id(t)]
+            if g is not None:
+                _accumulate(t, g, create_graph, set())
+        return
+    run_backward(outputs, _initial_grads(outputs, grad_list, create_graph),
+                 retain_graph, create_graph)
+
+
+def grad(outputs: TensorOrTensors, inputs: TensorOrTensors, grad_outputs: Any = None,
+         retain_graph: Optional[bool] = None, create_graph: bool = False,
+         allow_unused: bool = False) -> tuple:
+    """Return d(outputs)/d(inputs) as a tuple of Tensors, leaving ``.grad`` untouched."""
+    outs = _as_list(outputs)
+    ins = _as_list(inputs)
+    if grad_outputs is None:
+        g_outs = [None] * len(outs)
+    elif isinstance(grad_outputs, Tensor):
+        g_outs = [grad_outputs]
+    else:
+        g_outs = list(grad_outputs)
+    if retain_graph is None:
+        retain_graph = create_graph
+    for t in ins:
+        if not t._requires_grad:
+            raise RuntimeError("one of the inputs does not require grad; set requires_grad=True")
+    found = run_backward(outs, _initial_grads(outs, g_outs, create_graph),
+                         retain_graph, create_graph, capture=ins)
+    result = []
+    for i, t in enumerate(ins):
+        g = found[id(t)]
+        if g is None:
+            if not allow_unused:
+                raise RuntimeError(
+                    f"input {i} was not used to compute the outputs; pass allow_unused=True "
+                    "to get None for it")
+            result.append(None)
+        else:
+            result.append(g if isinstance(g, Tensor) else Tensor._wrap(g, t._backend))
+    return tuple(result)

@@ -1,0 +1,28 @@
+"""Every operation on tensors, under NumPy's names.
+
+This namespace mirrors the backend's array functions, which is what lets a
+gradient rule written against ``xp`` run on raw arrays (plain backward) or on
+Tensors (``create_graph=True``, so the rule itself is recorded).
+"""
+from .elementwise import (abs, add, astype, clip, copy, divide, exp, log, maximum, minimum,
+                          multiply, negative, power, relu, sigmoid, sqrt, subtract, tanh, where)
+from .indexing import as_index, getitem, index_add
+from .linalg import matmul
+from .nondifferentiable import (argmax, argmin, argsort, ceil, equal, floor, greater,
+                                greater_equal, isfinite, isinf, isnan, less, less_equal,
+                                logical_and, logical_not, logical_or, not_equal, round, sign)
+from .reduction import logsumexp, max, mean, min, std, sum, var
+from .shape import (broadcast_to, concatenate, expand_dims, flatten, moveaxis, pad, reshape,
+                    split, squeeze, stack, swapaxes, transpose)
+from .transfer import to_backend
+
+__all__ = [
+    "abs", "add", "astype", "clip", "copy", "divide", "exp", "log", "maximum", "minimum",
+    "multiply", "negative", "power", "relu", "sigmoid", "sqrt", "subtract", "tanh", "where",
+    "as_index", "getitem", "index_add", "matmul", "argmax", "argmin", "argsort", "ceil",
+    "equal", "floor", "greater", "greater_equal", "isfinite", "isinf", "isnan", "less",
+    "less_equal", "logical_and", "logical_not", "logical_or", "not_equal", "round", "sign",
+    "logsumexp", "max", "mean", "min", "std", "sum", "var", "broadcast_to", "concatenate",
+    "expand_dims", "flatten", "moveaxis", "pad", "reshape", "split", "squeeze", "stack",
+    "swapaxes", "transpose", "to_backend",
+]

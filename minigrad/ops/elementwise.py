@@ -1,0 +1,105 @@
+"""Elementwise primitives: value and gradient rule side by side.
+
+Read each declaration as ``name: forward; d/d(input 0); d/d(input 1)`` where
+``g`` is the incoming gradient and ``y`` the forward's result.
+"""
+from ..primitive import primitive
+
+add = primitive(
+    "add", lambda xp, a, b: a + b,
+    lambda xp, g, y, a, b: g,
+    lambda xp, g, y, a, b: g)
+
+subtract = primitive(
+    "subtract", lambda xp, a, b: a - b,
+    lambda xp, g, y, a, b: g,
+    lambda xp, g, y, a, b: -g)
+
+multiply = primitive(
+    "multiply", lambda xp, a, b: a * b,
+    lambda xp, g, y, a, b: g * b,
+    lambda xp, g, y, a, b: g * a)
+
+divide = primitive(
+    "divide", lambda xp, a, b: a / b,
+    lambda xp, g, y, a, b: g / b,
+    lambda xp, g, y, a, b: -g * y / b)
+
+negative = primitive(
+    "negative", lambda xp, a: -a,
+    lambda xp, g, y, a: -g)
+
+power = primitive(
+    "power", lambda xp, a, b: a ** b,
+    lambda xp, g, y, a, b: g * b * a ** (b - 1),
+    lambda xp, g, y, a, b: g * y * xp.log(a))
+
+exp = primitive(
+    "exp", lambda xp, x: xp.exp(x),
+    lambda xp, g, y, x: g * y)
+
+log = primitive(
+    "log", lambda xp, x: xp.log(x),
+    lambda xp, g, y, x: g / x)
+
+sqrt = primitive(
+    "sqrt", lambda xp, x: xp.sqrt(x),
+    lambda xp, g, y, x: g / (2 * y))
+
+tanh = primitive(
+    "tanh", lambda xp, x: xp.tanh(x),
+    lambda xp, g, y, x: g * (1 - y * y))
+
+sigmoid = primitive(
+    "sigmoid", lambda xp, x: xp.sigmoid(x),
+    lambda xp, g, y, x: g * y * (1 - y))
+
+relu = primitive(
+    "relu", lambda xp, x: xp.relu(x),
+    lambda xp, g, y, x: xp.where(x > 0, g, 0))
+
+abs = primitive(
+    "abs", lambda xp, x: xp.abs(x),
+    lambda xp, g, y, x: g * xp.sign(x))
+
+maximum = primitive(
+    "maximum", lambda xp, a, b: xp.maximum(a, b),
+    lambda xp, g, y, a, b: xp.where(a > b, g, xp.where(a == b, g / 2, 0)),
+    lambda xp, g, y, a, b: xp.where(b > a, g, xp.where(a == b, g / 2, 0)))
+
+minimum = primitive(
+    "minimum", lambda xp, a, b: xp.minimum(a, b),
+    lambda xp, g, y, a, b: xp.where(a < b, g, xp.where(a == b, g / 2, 0)),
+    lambda xp, g, y, a, b: xp.where(b < a, g, xp.where(a == b, g / 2, 0)))
+
+
+def _clip_grad(xp, g, y, x, lo=None, hi=None):
+    if lo is not None:
+        g = xp.where(x >= lo, g, 0)
+    if hi is not None:
+        g = xp.where(x <= hi, g, 0)
+    return g
+
+
+_clip = primitive("clip", lambda xp, x, lo=None, hi=None: xp.clip(x, lo, hi), _clip_grad)
+
+where = primitive(
+    "where", lambda xp, c, a, b: xp.where(c, a, b),
+    None,
+    lambda xp, g, y, c, a, b: xp.where(c, g, 0),
+    lambda xp, g, y, c, a, b: xp.where(c, 0, g))
+
+astype = primitive(
+    "astype", lambda xp, x, dtype: x.astype(dtype),
+    lambda xp, g, y, x, dtype: g.astype(x.dtype))
+
+copy = primitive(
+    "copy", lambda xp, x: x.copy(),
+    lambda xp, g, y, x: g)
+
+
+def clip(x, min=None, max=None):
+    """Limit values to [min, max]; the gradient passes where the input was inside."""
+    if min is None and max is None:
+        raise ValueError("clip needs at least one of min and max")
+    return _clip(x, lo=min, hi=max)

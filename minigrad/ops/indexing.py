@@ -1,0 +1,28 @@
+"""Indexing and its adjoint, the scatter-add (repeated indices accumulate)."""
+from typing import Any
+
+from ..primitive import primitive
+
+
+def as_index(index: Any) -> Any:
+    """Replace Tensors inside an index by their arrays (integer or boolean)."""
+    from ..tensor import Tensor
+    if isinstance(index, Tensor):
+        return index._data
+    if isinstance(index, tuple):
+        return tuple(i._data if isinstance(i, Tensor) else i for i in index)
+    return index
+
+
+getitem = primitive(
+    "getitem", lambda xp, x, index: x[index],
+    lambda xp, g, y, x, index: xp.index_add(x.shape, index, g))
+
+_index_add = primitive(
+    "index_add", lambda xp, values, shape, index: xp.index_add(shape, index, values),
+    lambda xp, g, y, values, shape, index: g[index])
+
+
+def index_add(shape: Any, index: Any, values: Any) -> Any:
+    """A tensor of zeros of ``shape`` with ``values`` added at ``index`` (duplicates sum)."""
+    return _index_add(values, shape=tuple(shape), index=as_index(index))

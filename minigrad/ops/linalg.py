@@ -1,0 +1,41 @@
+"""Matrix products (NumPy's matmul: 1-d, 2-d and broadcast batches)."""
+from typing import Any
+
+from ..primitive import primitive
+
+
+def _matmul_grad_a(xp, g, y, a, b):
+    if a.ndim == 1 and b.ndim == 1:       # inner product
+        return g * b
+    if b.ndim == 1:                       # (..., k) @ (k,) -> (...): outer product with b
+        return xp.expand_dims(g, -1) * b
+    if a.ndim == 1:                       # (k,) @ (..., k, n) -> (..., n)
+        return xp.squeeze(xp.matmul(xp.expand_dims(g, -2), xp.swapaxes(b, -1, -2)), -2)
+    return xp.matmul(g, xp.swapaxes(b, -1, -2))
+
+
+def _matmul_grad_b(xp, g, y, a, b):
+    if a.ndim == 1 and b.ndim == 1:
+        return g * a
+    if a.ndim == 1:                       # (k,) @ (..., k, n): outer product with a
+        return xp.expand_dims(a, -1) * xp.expand_dims(g, -2)
+    if b.ndim == 1:                       # (..., m, k) @ (k,) -> (..., m)
+        return xp.squeeze(xp.matmul(xp.swapaxes(a, -1, -2), xp.expand_dims(g, -1)), -1)
+    return xp.matmul(xp.swapaxes(a, -1, -2), g)
+
+
+_matmul = primitive("matmul", lambda xp, a, b: xp.matmul(a, b), _matmul_grad_a, _matmul_grad_b)
+
+
+def matmul(a: Any, b: Any) -> Any:
+    """Matrix product; shape mismatches name both shapes."""
+    a_shape, b_shape = tuple(getattr(a, "shape", ())), tuple(getattr(b, "shape", ()))
+    if not a_shape or not b_shape:
+        raise ValueError(f"matmul: both operands need at least one dimension, got shapes "
+                         f"{a_shape} and {b_shape}")
+    k_a = a_shape[-1]
+    k_b = b_shape[0] if len(b_shape) == 1 else b_shape[-2]
+    if k_a != k_b:
+        raise ValueError(f"matmul: shapes {a_shape} and {b_shape} are not aligned "
+                         f"({k_a} != {k_b})")
+    return _matmul(a, b)
