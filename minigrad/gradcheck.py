@@ -11,7 +11,7 @@ from typing import Any, Callable, Optional, Sequence
 import numpy
 
 from . import autograd
-from .grad_mode import no_grad
+from .grad_mode import enable_grad, no_grad
 from .tensor import Tensor
 
 
@@ -106,9 +106,10 @@ def gradgradcheck(fn: Callable, inputs: Sequence[Tensor], grad_outputs: Optional
 
     def first_derivative(*args: Tensor) -> tuple:
         xs, vs = args[:n_in], list(args[n_in:])
-        total = _projection(fn, xs, vs)
-        chosen = [x for x in xs if isinstance(x, Tensor) and x.requires_grad]
-        grads = autograd.grad(total, chosen, create_graph=True, allow_unused=True)
+        with enable_grad():  # the numerical pass runs under no_grad; this needs the tape
+            total = _projection(fn, xs, vs)
+            chosen = [x for x in xs if isinstance(x, Tensor) and x.requires_grad]
+            grads = autograd.grad(total, chosen, create_graph=True, allow_unused=True)
         return tuple(g for g in grads if g is not None and g.requires_grad)
 
     return gradcheck(first_derivative, inputs + tuple(grad_outputs), eps=eps, atol=atol,
