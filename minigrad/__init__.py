@@ -18,6 +18,7 @@ from .gradcheck import GradcheckError, gradcheck, gradgradcheck
 from .ops import *  # noqa: F401,F403  (every operation under NumPy's name)
 from .ops import __all__ as _ops_all
 from .primitive import REGISTRY as primitives
+from .serialization import *  # noqa: F401,F403  (save / load)
 from .tensor import Tensor, tensor
 
 float16 = _numpy.dtype("float16")
@@ -38,3 +39,5 @@ __all__ = [
     "randperm", "uniform", "zeros", "zeros_like", "float16", "float32", "float64", "int32",
     "int64", "bool_",
 ] + [name for name in _ops_all if name not in ("as_index",)]
+
+from . import nn, optim  # noqa: E402  (built on the names above)

@@ -140,10 +140,8 @@ class Tensor:
     @data.setter
     def data(self, value: Any) -> None:
         value = value if isinstance(value, Tensor) else tensor(value, device=self._backend)
-        if value._backend is not self._backend:
-            raise RuntimeError(
-                f"cannot assign data on device {value.device} to a tensor on {self.device}")
         self._data = value._data
+        self._backend = value._backend  # as in PyTorch, `p.data = p.data.to(dev)` moves p
         self._version += 1
 
     @property

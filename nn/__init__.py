@@ -1,0 +1,16 @@
+"""minigrad.nn: layers, losses and utilities built only on minigrad's public API."""
+from . import functional, init, utils
+from .activation import *  # noqa: F401,F403
+from .attention import *  # noqa: F401,F403
+from .containers import *  # noqa: F401,F403
+from .conv import *  # noqa: F401,F403
+from .dropout import *  # noqa: F401,F403
+from .flatten import *  # noqa: F401,F403
+from .linear import *  # noqa: F401,F403
+from .loss import *  # noqa: F401,F403
+from .module import Module
+from .normalization import *  # noqa: F401,F403
+from .parameter import Parameter
+from .pooling import *  # noqa: F401,F403
+from .rnn import *  # noqa: F401,F403
+from .sparse import *  # noqa: F401,F403

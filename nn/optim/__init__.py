@@ -1,0 +1,13 @@
+"""Optimizers with torch.optim's arguments, defaults and update formulas.
+
+Public home: ``minigrad.optim`` (this package is re-exported there).
+"""
+from . import lr_scheduler
+from .adagrad import *  # noqa: F401,F403
+from .adam import *  # noqa: F401,F403
+from .adamw import *  # noqa: F401,F403
+from .optimizer import *  # noqa: F401,F403
+from .rmsprop import *  # noqa: F401,F403
+from .sgd import *  # noqa: F401,F403
+
+__all__ = [name for name in dir() if not name.startswith("_") and name != "lr_scheduler"]
