@@ -57,10 +57,12 @@ class ArrayBackend:
 
     # -- functions the array modules lack --------------------------------------
     def sigmoid(self, x: Any) -> Any:
-        """Logistic function that never overflows: exp only sees -|x|."""
-        xp = self.xp
-        e = xp.exp(-xp.abs(x))
-        return xp.where(x >= 0, 1, e) / (1 + e)
+        """Logistic function as 0.5 * tanh(x / 2) + 0.5: it cannot overflow for any x
+        and takes three array passes instead of the six of a guarded exp."""
+        out = self.xp.tanh(x * 0.5)
+        out *= 0.5
+        out += 0.5
+        return out
 
     def relu(self, x: Any) -> Any:
         return self.xp.maximum(x, 0)

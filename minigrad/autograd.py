@@ -88,8 +88,15 @@ def _run_hooks(t: Tensor, g: Any, create_graph: bool) -> Any:
 
 
 def _check_versions(t: Tensor, node: Any) -> None:
-    if t._version != node.out_version or any(
-            p is not None and p._version != v for p, v in zip(node.parents, node.versions)):
+    if t._version != 0:
+        modified = True
+    else:
+        modified = False
+        for p, v in zip(node.parents, node.versions):
+            if p is not None and p._version != v:
+                modified = True
+                break
+    if modified:
         raise RuntimeError(
             f"one of the tensors needed to compute the gradient of '{node.prim.name}' was "
             "modified by an in-place operation after it was used; compute a new tensor "
@@ -152,6 +159,7 @@ def run_backward(outputs: list, grad_outputs: list, retain_graph: bool, create_g
                 raise RuntimeError(FREED_MESSAGE)
             _check_versions(t, node)
             prim = node.prim
+            params = node.params
             if create_graph:
                 xp = xp_default
                 out = t
@@ -160,16 +168,21 @@ def run_backward(outputs: list, grad_outputs: list, retain_graph: bool, create_g
                 xp = t._backend
                 out = t._data
                 args = node.args
+            rules = prim.vjps
             for i, parent in enumerate(parents):
                 if parent is None:
                     continue
-                rule = prim.rule_for(i)
-                if rule is None:
-                    continue  # not differentiable w.r.t. this input: zero gradient
-                pg = rule(xp, g, out, *args, **node.params)
+                if rules is None:
+                    pg = prim.vjp_all(xp, g, out, *args, index=i, **params)
+                else:
+                    rule = rules[i] if i < len(rules) else None
+                    pg = None if rule is None else rule(xp, g, out, *args, **params)
                 if pg is None:
-                    continue
-                receive(parent, unbroadcast(pg, parent._data.shape, parent._data.dtype))
+                    continue  # not differentiable w.r.t. this input: zero gradient
+                target = parent._data
+                if pg.shape != target.shape or pg.dtype != target.dtype:
+                    pg = unbroadcast(pg, target.shape, target.dtype)
+                receive(parent, pg)
             if not retain_graph:
                 node.release()
 

@@ -25,17 +25,16 @@ _tape_position = count()
 class Node:
     """One recorded application of a primitive: what backward needs to revisit it."""
 
-    __slots__ = ("prim", "parents", "args", "params", "seq", "versions", "out_version")
+    __slots__ = ("prim", "parents", "args", "params", "seq", "versions")
 
-    def __init__(self, prim: "Primitive", parents: tuple, args: tuple, params: dict,
-                 versions: tuple, out_version: int) -> None:
+    def __init__(self, prim: "Primitive", parents: tuple, args: list, params: dict) -> None:
         self.prim = prim
-        self.parents = parents      # input Tensors (None where the input was a constant)
+        self.parents = parents      # input Tensors that need a gradient (None elsewhere)
         self.args = args            # the raw arrays/constants the forward saw
         self.params = params
         self.seq = next(_tape_position)
-        self.versions = versions
-        self.out_version = out_version
+        # version counters at record time: an in-place change before backward is an error
+        self.versions = [p._version if p is not None else 0 for p in parents]
 
     def release(self) -> None:
         """Free the saved inputs (what backward without retain_graph does)."""
@@ -62,13 +61,10 @@ class Primitive:
     def __repr__(self) -> str:
         return f"<minigrad primitive {self.name}>"
 
-    def rule_for(self, index: int) -> Optional[Rule]:
-        if self.vjp_all is not None:
-            rule = self.vjp_all
-            return lambda xp, g, out, *args, **params: rule(xp, g, out, *args, index=index, **params)
-        if index < len(self.vjps):
-            return self.vjps[index]
-        return None
+    def _device_error(self, first: Any, second: Any) -> RuntimeError:
+        return RuntimeError(
+            "Expected all tensors to be on the same device, but found at least two devices, "
+            f"{first.device} and {second.device}! (when checking arguments for {self.name})")
 
     def __call__(self, *inputs: Any, **params: Any) -> "Tensor":
         backend = None
@@ -79,12 +75,10 @@ class Primitive:
                 if backend is None:
                     backend = value._backend
                 elif value._backend is not backend:
-                    raise RuntimeError(
-                        "Expected all tensors to be on the same device, but found at least "
-                        f"two devices, {backend.device} and {value._backend.device}! "
-                        f"(when checking arguments for {self.name})")
+                    raise self._device_error(backend, value._backend)
                 args.append(value._data)
-                needs_grad = needs_grad or value._requires_grad
+                if value._requires_grad:
+                    needs_grad = True
             elif isinstance(value, (list, tuple)):
                 args.append(tensor(value)._data)
             else:
@@ -94,11 +88,9 @@ class Primitive:
         out = Tensor._wrap(self.forward(backend, *args, **params),
                            params["target"] if self.moves_device else backend)
         if needs_grad and grad_mode._mode.enabled:
-            parents = tuple(v if isinstance(v, Tensor) and v._requires_grad else None
-                            for v in inputs)
-            versions = tuple(p._version if p is not None else 0 for p in parents)
             out._requires_grad = True
-            out._node = Node(self, parents, tuple(args), params, versions, 0)
+            out._node = Node(self, tuple([v if isinstance(v, Tensor) and v._requires_grad
+                                          else None for v in inputs]), args, params)
         return out
 
 
