@@ -55,6 +55,10 @@ class ArrayBackend:
     def is_array(self, obj: Any) -> bool:
         return isinstance(obj, self.ndarray)
 
+    @staticmethod
+    def is_basic_index(index: Any) -> bool:
+        return is_basic_index(index)
+
     # -- functions the array modules lack --------------------------------------
     def sigmoid(self, x: Any) -> Any:
         """Logistic function as 0.5 * tanh(x / 2) + 0.5: it cannot overflow for any x

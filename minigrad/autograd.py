@@ -12,6 +12,7 @@ import heapq
 from typing import Any, Optional, Sequence, Union
 
 from . import grad_mode
+from .gradient_sum import GradientSum
 from .tensor import Tensor
 
 TensorOrTensors = Union[Tensor, Sequence[Tensor]]
@@ -112,27 +113,50 @@ def run_backward(outputs: list, grad_outputs: list, retain_graph: bool, create_g
     otherwise leaf gradients accumulate into ``.grad``.
     """
     from . import ops  # the Tensor namespace rules use when recording (create_graph)
-    grads: dict = {}
-    leaves: dict = {}
-    heap: list = []
+    pending: dict = {}   # id(tensor) -> gradient so far (array, Tensor or GradientSum)
+    leaves: list = []    # leaves that received a gradient, in arrival order
+    heap: list = []      # (-position on the tape, tensor): latest node first
     captured = {id(t): None for t in capture} if capture is not None else None
-    handed_out = set()  # arrays already given to someone: never alias them into .grad
+    handed_out = set()   # arrays already given to someone: never alias them into .grad
+
+    def schedule(t: Tensor) -> None:
+        if t._node is None:
+            leaves.append(t)
+        else:
+            heapq.heappush(heap, (-t._node.seq, t))
 
     def receive(t: Tensor, g: Any) -> None:
-        node = t._node
-        if node is None:
-            entry = leaves.get(id(t))
-            if entry is None:
-                leaves[id(t)] = [t, g]
-            else:
-                entry[1] = entry[1] + g
-            return
-        seq = node.seq
-        if seq in grads:
-            grads[seq] = grads[seq] + g
+        key = id(t)
+        previous = pending.get(key)
+        if previous is None:
+            pending[key] = g
+            schedule(t)
+        elif create_graph:
+            pending[key] = previous + g
+        elif type(previous) is GradientSum:
+            previous.add(g)
+        else:  # second contribution: from now on sum in place into one buffer
+            total = GradientSum(t._backend, t._data.shape, t._data.dtype)
+            total.add(previous)
+            total.add(g)
+            pending[key] = total
+
+    def gradient_sum(t: Tensor) -> GradientSum:
+        key = id(t)
+        previous = pending.get(key)
+        if type(previous) is GradientSum:
+            return previous
+        total = GradientSum(t._backend, t._data.shape, t._data.dtype)
+        if previous is None:
+            schedule(t)
         else:
-            grads[seq] = g
-            heapq.heappush(heap, (-seq, t))
+            total.add(previous)
+        pending[key] = total
+        return total
+
+    def collect(t: Tensor) -> Any:
+        g = pending.pop(id(t))
+        return g.total() if type(g) is GradientSum else g
 
     for out, g in zip(outputs, grad_outputs):
         if not out._requires_grad:
@@ -143,11 +167,10 @@ def run_backward(outputs: list, grad_outputs: list, retain_graph: bool, create_g
         receive(out, g)
 
     with grad_mode.set_grad_enabled(create_graph):
-        xp_default = ops if create_graph else None
         while heap:
             _, t = heapq.heappop(heap)
             node = t._node
-            g = grads.pop(node.seq)
+            g = collect(t)
             if t._hooks:
                 g = _run_hooks(t, g, create_graph)
             if captured is not None and id(t) in captured:
@@ -161,17 +184,22 @@ def run_backward(outputs: list, grad_outputs: list, retain_graph: bool, create_g
             prim = node.prim
             params = node.params
             if create_graph:
-                xp = xp_default
+                xp = ops
                 out = t
                 args = [p if p is not None else a for p, a in zip(parents, node.args)]
+                accumulators = None
             else:
                 xp = t._backend
                 out = t._data
                 args = node.args
+                accumulators = prim.accumulators
             rules = prim.vjps
             for i, parent in enumerate(parents):
                 if parent is None:
                     continue
+                if accumulators is not None and i in accumulators and \
+                        accumulators[i](gradient_sum(parent), g, out, *args, **params):
+                    continue  # added straight into the parent's gradient buffer
                 if rules is None:
                     pg = prim.vjp_all(xp, g, out, *args, index=i, **params)
                 else:
@@ -186,7 +214,8 @@ def run_backward(outputs: list, grad_outputs: list, retain_graph: bool, create_g
             if not retain_graph:
                 node.release()
 
-        for t, g in leaves.values():
+        for t in leaves:
+            g = collect(t)
             if t._hooks:
                 g = _run_hooks(t, g, create_graph)
             if captured is not None:

@@ -46,6 +46,9 @@ class Primitive:
     """A differentiable operation. Calling it applies it to Tensors and records it."""
 
     moves_device = False  # True only for the transfer primitive: output on params["target"]
+    # Optional fast paths for plain backward: {input index: fn(gradient_sum, g, out, *args,
+    # **params) -> bool} adding the contribution straight into a GradientSum (see there).
+    accumulators: Optional[dict] = None
 
     def __init__(self, name: str, forward: Callable[..., Any],
                  vjps: Optional[Sequence[Optional[Rule]]] = None,
@@ -85,8 +88,12 @@ class Primitive:
                 args.append(value)
         if backend is None:
             backend = current_backend()
-        out = Tensor._wrap(self.forward(backend, *args, **params),
-                           params["target"] if self.moves_device else backend)
+        try:
+            result = self.forward(backend, *args, **params)
+        except ValueError as exc:  # e.g. shapes that do not broadcast: say which op and shapes
+            shapes = " and ".join(str(tuple(a.shape)) for a in args if backend.is_array(a))
+            raise ValueError(f"{self.name}: {exc} (input shapes {shapes})") from exc
+        out = Tensor._wrap(result, params["target"] if self.moves_device else backend)
         if needs_grad and grad_mode._mode.enabled:
             out._requires_grad = True
             out._node = Node(self, tuple([v if isinstance(v, Tensor) and v._requires_grad

@@ -18,6 +18,16 @@ getitem = primitive(
     "getitem", lambda xp, x, index: x[index],
     lambda xp, g, y, x, index: xp.index_add(x.shape, index, g))
 
+
+
+def _accumulate_slice(total, g, y, x, index):
+    """Add a slice's gradient into the input's buffer in place: no padded temporary."""
+    total.add_at(index, g)
+    return True
+
+
+getitem.accumulators = {0: _accumulate_slice}
+
 _index_add = primitive(
     "index_add", lambda xp, values, shape, index: xp.index_add(shape, index, values),
     lambda xp, g, y, values, shape, index: g[index])

@@ -24,7 +24,16 @@ def _matmul_grad_b(xp, g, y, a, b):
     return xp.matmul(xp.swapaxes(a, -1, -2), g)
 
 
+def _accumulate_weight(total, g, y, a, b):
+    """A 2-d weight reused over many products gets its a.T @ g terms batched into few GEMMs."""
+    if a.ndim != 2 or g.ndim != 2 or not a.dtype == g.dtype == total.dtype:
+        return False
+    total.add_outer(a, g)
+    return True
+
+
 _matmul = primitive("matmul", lambda xp, a, b: xp.matmul(a, b), _matmul_grad_a, _matmul_grad_b)
+_matmul.accumulators = {1: _accumulate_weight}
 
 
 def matmul(a: Any, b: Any) -> Any:
