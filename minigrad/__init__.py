@@ -10,7 +10,8 @@ import numpy as _numpy
 from . import backends
 from .autograd import backward, grad
 from .backends import current_backend, get_backend, register_backend, set_backend, use_backend
-from .creation import (arange, empty, eye, full, full_like, linspace, manual_seed, normal, ones,
+from .creation import (arange, empty, eye, full, full_like, get_rng_state, linspace, manual_seed,
+                       normal, ones, set_rng_state,
                        ones_like, rand, rand_like, randint, randn, randn_like, randperm, uniform,
                        zeros, zeros_like)
 from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
@@ -34,7 +35,8 @@ __all__ = [
     "Tensor", "tensor", "backward", "grad", "no_grad", "enable_grad", "set_grad_enabled",
     "is_grad_enabled", "gradcheck", "gradgradcheck", "GradcheckError", "primitives",
     "backends", "current_backend", "get_backend", "register_backend", "set_backend",
-    "use_backend", "arange", "empty", "eye", "full", "full_like", "linspace", "manual_seed",
+    "use_backend", "arange", "empty", "eye", "full", "full_like", "get_rng_state", "linspace", "manual_seed",
+    "set_rng_state",
     "normal", "ones", "ones_like", "rand", "rand_like", "randint", "randn", "randn_like",
     "randperm", "uniform", "zeros", "zeros_like", "float16", "float32", "float64", "int32",
     "int64", "bool_",

