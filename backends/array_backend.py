@@ -115,59 +115,6 @@ class ArrayBackend:
 
 
 def is_basic_index(index: Any) -> bool:
-        return is_basic_index(index)
-
-    # -- functions the array modules lack --------------------------------------
-    def sigmoid(self, x: Any) -> Any:
-        """Logistic function as 0.5 * tanh(x / 2) + 0.5: it cannot overflow for any x
-        and takes three array passes instead of the six of a guarded exp."""
-        out = self.xp.tanh(x * 0.5)
-        out *= 0.5
-        out += 0.5
-        return out
-
-    def relu(self, x: Any) -> Any:
-        return self.xp.maximum(x, 0)
-
-    def logsumexp(self, x: Any, axis: Any = None, keepdims: bool = False) -> Any:
-        xp = self.xp
-        m = xp.max(x, axis=axis, keepdims=True)
-        m = xp.where(xp.isfinite(m), m, 0)
-        out = xp.log(xp.sum(xp.exp(x - m), axis=axis, keepdims=True)) + m
-        return out if keepdims else xp.squeeze(out, axis=axis)
-
-    def index_add(self, shape: Sequence[int], index: Any, values: Any) -> Any:
-        """zeros(shape)[index] += values, accumulating repeated indices."""
-        out = self.xp.zeros(shape, dtype=values.dtype)
-        if is_basic_index(index):
-            out[index] = values  # a basic index never repeats an element
-        else:
-            self.xp.add.at(out, index, values)
-        return out
-
-    # -- random numbers --------------------------------------------------------
-    def manual_seed(self, seed: int) -> None:
-        self._rng = self.xp.random.default_rng(seed)
-
-    def get_rng_state(self) -> dict:
-        """The generator's state as plain JSON-able data (for exact resumption)."""
-        return self._rng.bit_generator.state
-
-    def set_rng_state(self, state: dict) -> None:
-        self._rng.bit_generator.state = state
-
-    def random(self, shape: Sequence[int], dtype: Any) -> Any:
-        """Uniform samples in [0, 1)."""
-        return self._rng.random(tuple(shape), dtype=dtype)
-
-    def randn(self, shape: Sequence[int], dtype: Any) -> Any:
-        return self._rng.standard_normal(tuple(shape), dtype=dtype)
-
-    def randint(self, low: int, high: int, shape: Sequence[int], dtype: Any) -> Any:
-        return self._rng.integers(low, high, size=tuple(shape), dtype=dtype)
-
-
-def is_basic_index(index: Any) -> bool:
     """True for ints, slices, None and Ellipsis: NumPy's basic (view) indexing."""
     items = index if isinstance(index, tuple) else (index,)
     return all(i is None or i is Ellipsis or isinstance(i, (int, slice)) for i in items)
