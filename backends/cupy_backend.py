@@ -18,6 +18,10 @@ class CupyBackend(ArrayBackend):
     def to_numpy(self, array: Any) -> Any:
         return self.xp.asnumpy(array)
 
+    def erf(self, x: Any) -> Any:
+        import cupyx.scipy.special
+        return cupyx.scipy.special.erf(x)
+
     def asarray(self, data: Any, dtype: Any = None) -> Any:
         if isinstance(data, self.xp.ndarray):
             return data.astype(dtype, copy=False) if dtype is not None else data

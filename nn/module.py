@@ -2,13 +2,21 @@
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Any, Callable, Iterator, Mapping, Optional
+from typing import Any, Callable, Iterator, Mapping, NamedTuple, Optional
 
 import numpy as np
 
 import minigrad as mg
 
 from .parameter import Parameter
+
+
+class IncompatibleKeys(NamedTuple):
+    """What ``load_state_dict`` did not match: keys the model has that the checkpoint
+    lacks, and keys the checkpoint has that the model lacks."""
+
+    missing_keys: list
+    unexpected_keys: list
 
 
 class Module:
@@ -155,8 +163,11 @@ class Module:
             state[name] = b.detach()
         return state
 
-    def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True) -> None:
-        """Copy values in by name; NumPy arrays or tensors. Strict: the keys must match."""
+    def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True
+                        ) -> "IncompatibleKeys":
+        """Copy values in by name; NumPy arrays or tensors. Strict: the keys must match.
+        Every shape is checked before anything is copied, so a failed load changes nothing.
+        Returns the missing and unexpected keys (as PyTorch does)."""
         own = dict(self.named_parameters())
         own.update(self.named_buffers())
         missing = [k for k in own if k not in state_dict]
@@ -168,6 +179,7 @@ class Module:
             if unexpected:
                 parts.append("unexpected keys: " + ", ".join(repr(k) for k in unexpected))
             raise KeyError(f"load_state_dict for {type(self).__name__}: " + "; ".join(parts))
+        updates = []
         for key, value in state_dict.items():
             if key not in own:
                 continue
@@ -176,8 +188,11 @@ class Module:
             if shape != tuple(target.shape):
                 raise ValueError(f"load_state_dict: size mismatch for {key!r}: the checkpoint "
                                  f"has shape {shape}, this model has shape {tuple(target.shape)}")
+            updates.append((target, value))
+        for target, value in updates:
             host = value.numpy() if isinstance(value, mg.Tensor) else np.asarray(value)
             target.data = mg.tensor(host.astype(target.dtype), device=target.device)
+        return IncompatibleKeys(missing, unexpected)
 
     # -- devices and dtypes -------------------------------------------------------------
     def to(self, target: Any) -> "Module":

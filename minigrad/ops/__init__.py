@@ -4,7 +4,7 @@ This namespace mirrors the backend's array functions, which is what lets a
 gradient rule written against ``xp`` run on raw arrays (plain backward) or on
 Tensors (``create_graph=True``, so the rule itself is recorded).
 """
-from .elementwise import (abs, add, astype, clip, copy, divide, exp, log, maximum, minimum,
+from .elementwise import (abs, add, astype, clip, copy, divide, erf, exp, log, maximum, minimum,
                           multiply, negative, power, relu, sigmoid, sqrt, subtract, tanh, where)
 from .indexing import as_index, getitem, index_add
 from .linalg import matmul
@@ -17,7 +17,7 @@ from .shape import (broadcast_to, concatenate, expand_dims, flatten, moveaxis, p
 from .transfer import to_backend
 
 __all__ = [
-    "abs", "add", "astype", "clip", "copy", "divide", "exp", "log", "maximum", "minimum",
+    "abs", "add", "astype", "clip", "copy", "divide", "erf", "exp", "log", "maximum", "minimum",
     "multiply", "negative", "power", "relu", "sigmoid", "sqrt", "subtract", "tanh", "where",
     "as_index", "getitem", "index_add", "matmul", "argmax", "argmin", "argsort", "ceil",
     "equal", "floor", "greater", "greater_equal", "isfinite", "isinf", "isnan", "less",

@@ -3,6 +3,8 @@
 Read each declaration as ``name: forward; d/d(input 0); d/d(input 1)`` where
 ``g`` is the incoming gradient and ``y`` the forward's result.
 """
+import math
+
 from ..primitive import primitive
 
 add = primitive(
@@ -53,6 +55,10 @@ tanh = primitive(
 sigmoid = primitive(
     "sigmoid", lambda xp, x: xp.sigmoid(x),
     lambda xp, g, y, x: g * y * (1 - y))
+
+erf = primitive(
+    "erf", lambda xp, x: xp.erf(x),
+    lambda xp, g, y, x: g * (2 / math.sqrt(math.pi)) * xp.exp(-(x * x)))
 
 relu = primitive(
     "relu", lambda xp, x: xp.relu(x),

@@ -10,4 +10,7 @@ from .optimizer import *  # noqa: F401,F403
 from .rmsprop import *  # noqa: F401,F403
 from .sgd import *  # noqa: F401,F403
 
-__all__ = [name for name in dir() if not name.startswith("_") and name != "lr_scheduler"]
+import types as _types  # noqa: E402
+
+__all__ = [name for name, value in dict(globals()).items()
+           if not name.startswith("_") and not isinstance(value, _types.ModuleType)]
