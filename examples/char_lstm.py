@@ -167,7 +167,7 @@ def unpack_state(saved: list) -> Any:
 
 
 def save_checkpoint(path: str, model: CharModel, optimizer: Any, scheduler: Any, step: int,
-                    history: list, args: argparse.Namespace, vocab: Vocabulary,
+                    history: list, losses: list, args: argparse.Namespace, vocab: Vocabulary,
                     state: Any) -> None:
     """Everything needed to continue exactly: weights, optimizer, schedule, step, the
     recurrent state carried into the next chunk, and the RNG."""
@@ -178,6 +178,7 @@ def save_checkpoint(path: str, model: CharModel, optimizer: Any, scheduler: Any,
         "scheduler": scheduler.state_dict(),
         "step": step,
         "history": history,
+        "losses": losses,
         "rng": json.dumps(mg.get_rng_state()),
         "config": json.dumps({k: v for k, v in vars(args).items() if k in CONFIG_KEYS}),
         "vocab": vocab.chars,
@@ -210,7 +211,9 @@ def parse_args(argv: Optional[list] = None) -> argparse.Namespace:
                    help="stop training after this many minutes even if steps remain")
     p.add_argument("--eval-every", type=int, default=500)
     p.add_argument("--eval-chunks", type=int, default=20,
-                   help="validation chunks used at intervals (the final loss uses all)")
+                   help="validation chunks used at intervals")
+    p.add_argument("--val-chunks", type=int, default=None,
+                   help="validation chunks for the final loss (default: the whole split)")
     p.add_argument("--seed", type=int, default=1234)
     p.add_argument("--backend", choices=["numpy", "cupy"], default="numpy")
     p.add_argument("--checkpoint", default="runs/char_lstm.npz")
@@ -221,13 +224,14 @@ def parse_args(argv: Optional[list] = None) -> argparse.Namespace:
     p.add_argument("--temperature", type=float, default=0.8)
     p.add_argument("--sample-length", type=int, default=400)
     p.add_argument("--plot", default="runs/char_lstm_loss.png")
-    p.add_argument("--quick", action="store_true", help="tiny model, few steps (smoke test)")
-    args = p.parse_args(argv)
-    if args.quick:
-        args.layers, args.hidden, args.embed, args.steps = 1, 32, 16, 30
-        args.eval_every, args.eval_chunks, args.sample_length = 15, 3, 80
-        args.checkpoint_every = 15
-    return args
+    p.add_argument("--stop-at", type=int, default=None,
+                   help="checkpoint and stop after this step (continue later with --resume)")
+    p.add_argument("--quick", action="store_true",
+                   help="tiny model, few steps: a smoke test (explicit options still win)")
+    if p.parse_known_args(argv)[0].quick:
+        p.set_defaults(layers=1, hidden=32, embed=16, steps=30, eval_every=15, eval_chunks=3,
+                       sample_length=80, checkpoint_every=15, val_chunks=5)
+    return p.parse_args(argv)
 
 
 def plot_history(history: list, path: str) -> None:
@@ -277,13 +281,14 @@ def main(argv: Optional[list] = None) -> float:
     optimizer = mg.optim.Adam(model.parameters(), lr=args.lr)
     scheduler = mg.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=args.steps,
                                                         eta_min=args.lr / 10)
-    step, history, state = 0, [], None
+    step, history, losses, state = 0, [], [], None
     if args.resume:
         ckpt = mg.load(args.checkpoint)
         model.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
         scheduler.load_state_dict(ckpt["scheduler"])
         step, history = int(ckpt["step"]), [list(h) for h in ckpt["history"]]
+        losses = list(ckpt["losses"])
         mg.set_rng_state(json.loads(ckpt["rng"]))
         state = unpack_state(ckpt["state"])
         print(f"resumed from {args.checkpoint} at step {step}", flush=True)
@@ -292,7 +297,6 @@ def main(argv: Optional[list] = None) -> float:
     print(f"{args.cell} {args.layers}x{args.hidden}, embedding {args.embed}: "
           f"{n_params:,} parameters; backend {args.backend}", flush=True)
 
-    recent: list = []
     start_time = time.perf_counter()
     bar = tqdm(total=args.steps, initial=step, desc="training", unit="step",
                disable=tqdm is None or not sys.stderr.isatty()) if tqdm else None
@@ -307,22 +311,23 @@ def main(argv: Optional[list] = None) -> float:
         scheduler.step()
         state = detach_state(state)
         step += 1
-        recent.append(loss.item())
+        losses.append(loss.item())
         if bar is not None:
             bar.update(1)
         elapsed = (time.perf_counter() - start_time) / 60
-        out_of_time = elapsed > args.time_limit
-        if step % args.eval_every == 0 or step == args.steps or out_of_time:
+        out_of_time = elapsed > args.time_limit or step == args.stop_at
+        if step % args.eval_every == 0 or step == args.steps:
             v = evaluate(model, val, args.eval_chunks)
-            history.append([step, float(np.mean(recent[-args.eval_every:])), v])
+            history.append([step, float(np.mean(losses[-args.eval_every:])), v])
             msg = (f"step {step:5d}  train {history[-1][1]:.3f}  val {v:.3f}  "
                    f"lr {scheduler.get_last_lr()[0]:.2e}  {elapsed:.1f} min")
             print(msg, flush=True) if bar is None else bar.write(msg)
         if step % args.checkpoint_every == 0 or step == args.steps or out_of_time:
             save_checkpoint(args.checkpoint, model, optimizer, scheduler, step, history,
-                            args, vocab, state)
+                            losses, args, vocab, state)
         if out_of_time:
-            print(f"time limit of {args.time_limit} min reached at step {step}", flush=True)
+            print(f"stopping at step {step} (checkpoint {args.checkpoint}; --resume "
+                  "continues)", flush=True)
             break
     if bar is not None:
         bar.close()
@@ -333,7 +338,7 @@ def main(argv: Optional[list] = None) -> float:
     print("-" * 60)
     print(sample(model, vocab, args.prompt, args.sample_length, args.temperature, rng))
     print("-" * 60)
-    final = evaluate(model, val)
+    final = evaluate(model, val, args.val_chunks)
     print(f"final val loss {final:.3f}")
     return final
 
