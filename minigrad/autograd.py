@@ -88,20 +88,11 @@ def _run_hooks(t: Tensor, g: Any, create_graph: bool) -> Any:
     return g
 
 
-def _check_versions(t: Tensor, node: Any) -> None:
-    if t._version != 0:
-        modified = True
-    else:
-        modified = False
-        for p, v in zip(node.parents, node.versions):
-            if p is not None and p._version != v:
-                modified = True
-                break
-    if modified:
-        raise RuntimeError(
-            f"one of the tensors needed to compute the gradient of '{node.prim.name}' was "
-            "modified by an in-place operation after it was used; compute a new tensor "
-            "instead of modifying it in place (or modify it only after backward)")
+def _modified_error(node: Any) -> RuntimeError:
+    return RuntimeError(
+        f"one of the tensors needed to compute the gradient of '{node.prim.name}' was "
+        "modified by an in-place operation after it was used; compute a new tensor "
+        "instead of modifying it in place (or modify it only after backward)")
 
 
 def run_backward(outputs: list, grad_outputs: list, retain_graph: bool, create_graph: bool,
@@ -166,9 +157,10 @@ def run_backward(outputs: list, grad_outputs: list, retain_graph: bool, create_g
         handed_out.add(id(g))
         receive(out, g)
 
+    heappush, heappop = heapq.heappush, heapq.heappop
     with grad_mode.set_grad_enabled(create_graph):
         while heap:
-            _, t = heapq.heappop(heap)
+            _, t = heappop(heap)
             node = t._node
             g = collect(t)
             if t._hooks:
@@ -180,7 +172,12 @@ def run_backward(outputs: list, grad_outputs: list, retain_graph: bool, create_g
             parents = node.parents
             if parents is None:
                 raise RuntimeError(FREED_MESSAGE)
-            _check_versions(t, node)
+            seq = node.seq  # values changed in place after this node saved them are stale
+            if t._version > seq:
+                raise _modified_error(node)
+            for p in parents:
+                if p is not None and p._version > seq:
+                    raise _modified_error(node)
             prim = node.prim
             params = node.params
             if create_graph:
@@ -210,7 +207,15 @@ def run_backward(outputs: list, grad_outputs: list, retain_graph: bool, create_g
                 target = parent._data
                 if pg.shape != target.shape or pg.dtype != target.dtype:
                     pg = unbroadcast(pg, target.shape, target.dtype)
-                receive(parent, pg)
+                key = id(parent)
+                if key in pending:
+                    receive(parent, pg)
+                else:  # the common case, inlined: a first contribution
+                    pending[key] = pg
+                    if parent._node is None:
+                        leaves.append(parent)
+                    else:
+                        heappush(heap, (-parent._node.seq, parent))
             if not retain_graph:
                 node.release()
 
@@ -240,7 +245,7 @@ def _accumulate(t: Tensor, g: Any, create_graph: bool, handed_out: set) -> None:
             Tensor._wrap(t.grad._data + array, t._backend)
     else:
         t.grad._data += g
-        t.grad._version += 1
+        t.grad._mark_modified()
 
 
 def backward(tensors: TensorOrTensors, grad_tensors: Any = None, retain_graph: bool = False,

@@ -10,6 +10,7 @@ by the tape (:func:`minigrad.autograd.unbroadcast`), never in a rule.
 """
 from __future__ import annotations
 
+from functools import lru_cache
 from itertools import count
 from typing import Any, Callable, Optional, Sequence
 
@@ -19,27 +20,36 @@ from .backends import current_backend
 Rule = Callable[..., Any]
 
 REGISTRY: dict[str, "Primitive"] = {}
-_tape_position = count()
+
+# One clock orders the tape and stamps in-place changes: a node records the time it
+# was made, an in-place change sets the tensor's ``_version`` to the time it happened,
+# so "changed after it was saved" is a single comparison (see autograd._check_saved).
+clock = count(1)
 
 
 class Node:
     """One recorded application of a primitive: what backward needs to revisit it."""
 
-    __slots__ = ("prim", "parents", "args", "params", "seq", "versions")
+    __slots__ = ("prim", "parents", "args", "params", "seq")
 
     def __init__(self, prim: "Primitive", parents: tuple, args: list, params: dict) -> None:
         self.prim = prim
         self.parents = parents      # input Tensors that need a gradient (None elsewhere)
         self.args = args            # the raw arrays/constants the forward saw
         self.params = params
-        self.seq = next(_tape_position)
-        # version counters at record time: an in-place change before backward is an error
-        self.versions = [p._version if p is not None else 0 for p in parents]
+        self.seq = next(clock)      # position on the tape
 
     def release(self) -> None:
         """Free the saved inputs (what backward without retain_graph does)."""
         self.parents = None
         self.args = None
+
+
+@lru_cache(maxsize=4096)
+def _constant(value: float, dtype: Any, backend: Any) -> Any:
+    """A Python float as a 0-d array of the tensor's dtype: float32 stays float32 under
+    any NumPy promotion rules, and NumPy multiplies by a 0-d array twice as fast."""
+    return backend.asarray(value, dtype=dtype)
 
 
 class Primitive:
@@ -71,34 +81,54 @@ class Primitive:
 
     def __call__(self, *inputs: Any, **params: Any) -> "Tensor":
         backend = None
+        dtype = None
         args = []
+        parents = []
         needs_grad = False
+        floats = False
         for value in inputs:
-            if isinstance(value, Tensor):
+            if type(value) is Tensor or isinstance(value, Tensor):
                 if backend is None:
                     backend = value._backend
+                    dtype = value._data.dtype
                 elif value._backend is not backend:
                     raise self._device_error(backend, value._backend)
                 args.append(value._data)
                 if value._requires_grad:
                     needs_grad = True
-            elif isinstance(value, (list, tuple)):
-                args.append(tensor(value)._data)
+                    parents.append(value)
+                else:
+                    parents.append(None)
             else:
+                if type(value) is float:
+                    floats = True
+                elif isinstance(value, (list, tuple)):
+                    value = tensor(value)._data
                 args.append(value)
+                parents.append(None)
         if backend is None:
             backend = current_backend()
-        try:
-            result = self.forward(backend, *args, **params)
-        except ValueError as exc:  # e.g. shapes that do not broadcast: say which op and shapes
-            shapes = " and ".join(str(tuple(a.shape)) for a in args if backend.is_array(a))
-            raise ValueError(f"{self.name}: {exc} (input shapes {shapes})") from exc
-        out = Tensor._wrap(result, params["target"] if self.moves_device else backend)
+        elif floats and dtype.kind == "f":
+            args = [_constant(a, dtype, backend) if type(a) is float else a for a in args]
+        out = self.forward(backend, *args, **params)
+        if self.moves_device:
+            backend = params["target"]
+        if type(out) is not backend.ndarray:
+            out = backend.xp.asarray(out)
+        t = Tensor.__new__(Tensor)
+        t._data = out
+        t._backend = backend
+        t.grad = None
+        t._version = 0
+        t._hooks = None
+        t._retains_grad = False
         if needs_grad and grad_mode._mode.enabled:
-            out._requires_grad = True
-            out._node = Node(self, tuple([v if isinstance(v, Tensor) and v._requires_grad
-                                          else None for v in inputs]), args, params)
-        return out
+            t._requires_grad = True
+            t._node = Node(self, tuple(parents), args, params)
+        else:
+            t._requires_grad = False
+            t._node = None
+        return t
 
 
 def primitive(name: str, forward: Callable[..., Any], *vjps: Optional[Rule]) -> Primitive:

@@ -142,7 +142,7 @@ class Tensor:
         value = value if isinstance(value, Tensor) else tensor(value, device=self._backend)
         self._data = value._data
         self._backend = value._backend  # as in PyTorch, `p.data = p.data.to(dev)` moves p
-        self._version += 1
+        self._mark_modified()
 
     @property
     def T(self) -> "Tensor":
@@ -272,6 +272,11 @@ class Tensor:
         return self
 
     # -- in-place updates: allowed where they cannot corrupt a recorded graph -----
+    def _mark_modified(self) -> None:
+        """Stamp an in-place change with the tape's clock: backward compares the stamp
+        with the time each node saved this tensor."""
+        self._version = next(primitive.clock)
+
     def _check_inplace(self) -> None:
         if grad_mode._mode.enabled and self._requires_grad:
             kind = "leaf tensor" if self._node is None else "tensor that is part of a graph"
@@ -282,7 +287,7 @@ class Tensor:
     def _assign_inplace(self, array: Any) -> None:
         self._check_inplace()
         self._data[...] = array
-        self._version += 1
+        self._mark_modified()
 
     def _inplace(self, op: Callable, other: Any) -> "Tensor":
         if grad_mode._mode.enabled and (self._requires_grad or
@@ -293,7 +298,7 @@ class Tensor:
             raise ValueError(f"in-place result of shape {result.shape} does not fit "
                              f"a tensor of shape {self.shape}")
         self._data[...] = result._data
-        self._version += 1
+        self._mark_modified()
         return self
 
     def __iadd__(self, other: Any) -> "Tensor":
@@ -312,7 +317,7 @@ class Tensor:
         self._check_inplace()
         value = value._data if isinstance(value, Tensor) else value
         self._data[ops.as_index(index)] = value
-        self._version += 1
+        self._mark_modified()
 
     # -- arithmetic -------------------------------------------------------------
     def __add__(self, other: Any) -> "Tensor":
@@ -523,4 +528,4 @@ def tensor(data: Any, dtype: Any = None, requires_grad: bool = False,
     return out
 
 
-from . import autograd, ops  # noqa: E402  (both need Tensor defined first)
+from . import autograd, ops, primitive  # noqa: E402  (all need Tensor defined first)
