@@ -111,23 +111,10 @@ class Primitive:
         elif floats and dtype.kind == "f":
             args = [_constant(a, dtype, backend) if type(a) is float else a for a in args]
         out = self.forward(backend, *args, **params)
-        if self.moves_device:
-            backend = params["target"]
-        if type(out) is not backend.ndarray:
-            out = backend.xp.asarray(out)
-        t = Tensor.__new__(Tensor)
-        t._data = out
-        t._backend = backend
-        t.grad = None
-        t._version = 0
-        t._hooks = None
-        t._retains_grad = False
+        t = Tensor._wrap(out, params["target"] if self.moves_device else backend)
         if needs_grad and grad_mode._mode.enabled:
             t._requires_grad = True
             t._node = Node(self, tuple(parents), args, params)
-        else:
-            t._requires_grad = False
-            t._node = None
         return t
 
 
