@@ -13,6 +13,7 @@ from typing import Any, Optional, Sequence, Union
 
 from . import grad_mode
 from .gradient_sum import GradientSum
+from .primitive import Node, memory_owner, writes
 from .tensor import Tensor
 
 TensorOrTensors = Union[Tensor, Sequence[Tensor]]
@@ -77,76 +78,110 @@ def _initial_grads(outputs: list, grad_outputs: list, create_graph: bool) -> lis
     return grads
 
 
-def _run_hooks(t: Tensor, g: Any, create_graph: bool) -> Any:
-    for hook in list(t._hooks):
-        wrapped = g if create_graph else Tensor._wrap(g, t._backend)
+def _run_hooks(hooks: list, g: Any, backend: Any, create_graph: bool) -> Any:
+    for hook in list(hooks):
+        wrapped = g if create_graph else Tensor._wrap(g, backend)
         result = hook(wrapped)
         if result is not None:
             if not isinstance(result, Tensor):
-                result = Tensor._wrap(t._backend.asarray(result), t._backend)
+                result = Tensor._wrap(backend.asarray(result), backend)
             g = result if create_graph else result._data
     return g
 
 
-def _modified_error(node: Any) -> RuntimeError:
+def _modified_error(node: Node) -> RuntimeError:
     return RuntimeError(
         f"one of the tensors needed to compute the gradient of '{node.prim.name}' was "
         "modified by an in-place operation after it was used; compute a new tensor "
         "instead of modifying it in place (or modify it only after backward)")
 
 
+def _check_saved(node: Node) -> None:
+    """Values changed in place after this node saved them would give wrong gradients."""
+    if node.args is None:
+        raise RuntimeError(FREED_MESSAGE)
+    if not writes:
+        return  # nothing was ever written in place
+    seq = node.seq
+    for a in (node.out, *node.args):
+        if hasattr(a, "base") and writes.get(id(memory_owner(a)), 0) > seq:
+            raise _modified_error(node)
+
+
+def _as_tensors(node: Node) -> tuple:
+    """The node's output and saved inputs as Tensors on the tape (for create_graph)."""
+    out = None
+    if node.out is not None:
+        out = Tensor._wrap(node.out, node.backend)
+        out._requires_grad = True
+        out._node = node
+    args = [v if v is not None else a for v, a in zip(node.saved, node.args)]
+    return out, args
+
+
+def _meta(edge: Any) -> tuple:
+    """(backend, shape, dtype) of the tensor behind an edge (a Node or a leaf Tensor)."""
+    if type(edge) is Node:
+        return edge.backend, edge.shape, edge.dtype
+    return edge._backend, edge._data.shape, edge._data.dtype
+
+
 def run_backward(outputs: list, grad_outputs: list, retain_graph: bool, create_graph: bool,
                  capture: Optional[list] = None) -> Optional[dict]:
-    """Propagate gradients from ``outputs`` to every tensor they depend on.
+    """Propagate gradients from ``outputs`` to everything they depend on.
 
-    With ``capture`` (a list of tensors) the gradients reaching those tensors are
-    returned in a dict keyed by ``id`` and no ``.grad`` is touched (``mg.grad``);
-    otherwise leaf gradients accumulate into ``.grad``.
+    Gradients flow along edges: to upstream Nodes (visited latest-first from a heap)
+    and to leaf Tensors (accumulated into ``.grad`` at the end). With ``capture`` (a
+    list of tensors) the gradients reaching those tensors are returned, keyed by
+    ``id`` of the tensor, and no ``.grad`` is touched (``mg.grad``).
     """
     from . import ops  # the Tensor namespace rules use when recording (create_graph)
-    pending: dict = {}   # id(tensor) -> gradient so far (array, Tensor or GradientSum)
-    leaves: list = []    # leaves that received a gradient, in arrival order
-    heap: list = []      # (-position on the tape, tensor): latest node first
-    captured = {id(t): None for t in capture} if capture is not None else None
+    pending: dict = {}   # id(edge) -> gradient so far (array, Tensor or GradientSum)
+    leaves: list = []    # leaf tensors that received a gradient, in arrival order
+    heap: list = []      # (-position on the tape, node): latest node first
+    captured = None
+    if capture is not None:
+        captured = {id(t._node if t._node is not None else t): None for t in capture}
     handed_out = set()   # arrays already given to someone: never alias them into .grad
+    heappush, heappop = heapq.heappush, heapq.heappop
 
-    def schedule(t: Tensor) -> None:
-        if t._node is None:
-            leaves.append(t)
+    def schedule(edge: Any) -> None:
+        if type(edge) is Node:
+            heappush(heap, (-edge.seq, edge))
         else:
-            heapq.heappush(heap, (-t._node.seq, t))
+            leaves.append(edge)
 
-    def receive(t: Tensor, g: Any) -> None:
-        key = id(t)
+    def receive(edge: Any, g: Any) -> None:
+        key = id(edge)
         previous = pending.get(key)
         if previous is None:
             pending[key] = g
-            schedule(t)
+            schedule(edge)
         elif create_graph:
             pending[key] = previous + g
         elif type(previous) is GradientSum:
             previous.add(g)
         else:  # second contribution: from now on sum in place into one buffer
-            total = GradientSum(t._backend, t._data.shape, t._data.dtype)
+            total = GradientSum(*_meta(edge))
             total.add(previous)
             total.add(g)
             pending[key] = total
 
-    def gradient_sum(t: Tensor) -> GradientSum:
-        key = id(t)
+    def gradient_sum(edge: Any) -> GradientSum:
+        key = id(edge)
         previous = pending.get(key)
         if type(previous) is GradientSum:
             return previous
-        total = GradientSum(t._backend, t._data.shape, t._data.dtype)
+        total = GradientSum(*_meta(edge))
         if previous is None:
-            schedule(t)
+            schedule(edge)
         else:
             total.add(previous)
         pending[key] = total
         return total
 
-    def collect(t: Tensor) -> Any:
-        g = pending.pop(id(t))
+    def collect(edge: Any) -> Any:
+        g = pending.pop(id(edge))
         return g.total() if type(g) is GradientSum else g
 
     for out, g in zip(outputs, grad_outputs):
@@ -155,48 +190,39 @@ def run_backward(outputs: list, grad_outputs: list, retain_graph: bool, create_g
                                "a grad_fn; call .requires_grad_() on the inputs you need "
                                "gradients for")
         handed_out.add(id(g))
-        receive(out, g)
+        receive(out._node if out._node is not None else out, g)
 
-    heappush, heappop = heapq.heappush, heapq.heappop
     with grad_mode.set_grad_enabled(create_graph):
         while heap:
-            _, t = heappop(heap)
-            node = t._node
-            g = collect(t)
-            if t._hooks:
-                g = _run_hooks(t, g, create_graph)
-            if captured is not None and id(t) in captured:
-                captured[id(t)] = g
-            if t._retains_grad and capture is None:
-                _accumulate(t, g, create_graph, handed_out)
-            parents = node.parents
-            if parents is None:
-                raise RuntimeError(FREED_MESSAGE)
-            seq = node.seq  # values changed in place after this node saved them are stale
-            if t._version > seq:
-                raise _modified_error(node)
-            for p in parents:
-                if p is not None and p._version > seq:
-                    raise _modified_error(node)
+            _, node = heappop(heap)
+            g = collect(node)
+            if node.hooks:
+                g = _run_hooks(node.hooks, g, node.backend, create_graph)
+            if captured is not None and id(node) in captured:
+                captured[id(node)] = g
+            if node.retained is not None and capture is None:
+                kept = node.retained()
+                if kept is not None:
+                    _accumulate(kept, g, create_graph, handed_out)
+            _check_saved(node)
             prim = node.prim
             params = node.params
             if create_graph:
                 xp = ops
-                out = t
-                args = [p if p is not None else a for p, a in zip(parents, node.args)]
+                out, args = _as_tensors(node)
                 accumulators = None
             else:
-                xp = t._backend
-                out = t._data
+                xp = node.backend
+                out = node.out
                 args = node.args
                 accumulators = prim.accumulators
             rules = prim.vjps
-            for i, parent in enumerate(parents):
-                if parent is None:
+            for i, edge in enumerate(node.edges):
+                if edge is None:
                     continue
                 if accumulators is not None and i in accumulators and \
-                        accumulators[i](gradient_sum(parent), g, out, *args, **params):
-                    continue  # added straight into the parent's gradient buffer
+                        accumulators[i](gradient_sum(edge), g, out, *args, **params):
+                    continue  # added straight into the upstream gradient buffer
                 if rules is None:
                     pg = prim.vjp_all(xp, g, out, *args, index=i, **params)
                 else:
@@ -204,31 +230,33 @@ def run_backward(outputs: list, grad_outputs: list, retain_graph: bool, create_g
                     pg = None if rule is None else rule(xp, g, out, *args, **params)
                 if pg is None:
                     continue  # not differentiable w.r.t. this input: zero gradient
-                target = parent._data
-                if pg.shape != target.shape or pg.dtype != target.dtype:
-                    pg = unbroadcast(pg, target.shape, target.dtype)
-                key = id(parent)
+                if type(edge) is Node:
+                    shape, dtype = edge.shape, edge.dtype
+                else:
+                    shape, dtype = edge._data.shape, edge._data.dtype
+                if pg.shape != shape or pg.dtype != dtype:
+                    pg = unbroadcast(pg, shape, dtype)
+                key = id(edge)
                 if key in pending:
-                    receive(parent, pg)
+                    receive(edge, pg)
                 else:  # the common case, inlined: a first contribution
                     pending[key] = pg
-                    if parent._node is None:
-                        leaves.append(parent)
-                    else:
-                        heappush(heap, (-parent._node.seq, parent))
+                    schedule(edge)
             if not retain_graph:
                 node.release()
 
         for t in leaves:
             g = collect(t)
             if t._hooks:
-                g = _run_hooks(t, g, create_graph)
+                g = _run_hooks(t._hooks, g, t._backend, create_graph)
             if captured is not None:
                 if id(t) in captured:
                     captured[id(t)] = g
             else:
                 _accumulate(t, g, create_graph, handed_out)
-    return captured
+    if captured is not None:
+        return {id(t): captured[id(t._node if t._node is not None else t)] for t in capture}
+    return None
 
 
 def _accumulate(t: Tensor, g: Any, create_graph: bool, handed_out: set) -> None:

@@ -11,6 +11,7 @@ by the tape (:func:`minigrad.autograd.unbroadcast`), never in a rule.
 from __future__ import annotations
 
 from functools import lru_cache
+import weakref
 from itertools import count
 from typing import Any, Callable, Optional, Sequence
 
@@ -22,27 +23,78 @@ Rule = Callable[..., Any]
 REGISTRY: dict[str, "Primitive"] = {}
 
 # One clock orders the tape and stamps in-place changes: a node records the time it
-# was made, an in-place change sets the tensor's ``_version`` to the time it happened,
-# so "changed after it was saved" is a single comparison (see autograd._check_saved).
+# was made, and an in-place write records the time it happened against the array that
+# owns the memory written (views included), so "changed after it was saved" is a
+# comparison of two times (see autograd._check_saved).
 clock = count(1)
+writes: dict = {}  # id(memory-owning array) -> clock time of its latest in-place write
+
+
+def memory_owner(array: Any) -> Any:
+    """The array that owns ``array``'s memory (itself, or the base of a view)."""
+    base = getattr(array, "base", None)
+    return array if base is None else base
+
+
+def note_inplace_write(array: Any) -> int:
+    """Record an in-place write to ``array``'s memory; returns the time stamp."""
+    stamp = next(clock)
+    owner = memory_owner(array)
+    key = id(owner)
+    if key not in writes:
+        try:  # forget the entry when the memory goes away (its id may be reused)
+            weakref.finalize(owner, writes.pop, key, None)
+        except TypeError:
+            pass
+    writes[key] = stamp
+    return stamp
+
+
+class Spec:
+    """Shape and dtype of an input whose values a rule does not need (so none are kept)."""
+
+    __slots__ = ("shape", "dtype")
+
+    def __init__(self, array: Any) -> None:
+        self.shape = array.shape
+        self.dtype = array.dtype
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
 
 
 class Node:
-    """One recorded application of a primitive: what backward needs to revisit it."""
+    """One recorded application of a primitive: what backward needs to revisit it.
 
-    __slots__ = ("prim", "parents", "args", "params", "seq")
+    A node holds only what its rules read: the saved inputs, maybe its own output,
+    and the edges to the nodes (or leaf tensors) upstream. Intermediate tensors are
+    not kept alive by the graph unless a rule needs their values, as in PyTorch.
+    """
 
-    def __init__(self, prim: "Primitive", parents: tuple, args: list, params: dict) -> None:
+    __slots__ = ("prim", "edges", "args", "saved", "out", "params", "seq", "shape", "dtype",
+                 "backend", "hooks", "retained")
+
+    def __init__(self, prim: "Primitive", edges: tuple, args: list, saved: list, out: Any,
+                 params: dict, backend: Any) -> None:
         self.prim = prim
-        self.parents = parents      # input Tensors that need a gradient (None elsewhere)
-        self.args = args            # the raw arrays/constants the forward saw
+        self.edges = edges          # per input: upstream Node, leaf Tensor, or None
+        self.args = args            # per input: array/constant the rules read, a Spec, or None
+        self.saved = saved          # per input: the saved Tensor (for create_graph)
+        self.out = out              # this node's output array, if a rule reads it
         self.params = params
         self.seq = next(clock)      # position on the tape
+        self.shape = None
+        self.dtype = None
+        self.backend = backend
+        self.hooks = None           # hooks registered on the (non-leaf) output tensor
+        self.retained = None        # weakref to the output tensor after retain_grad()
 
     def release(self) -> None:
-        """Free the saved inputs (what backward without retain_graph does)."""
-        self.parents = None
+        """Free the saved values (what backward without retain_graph does)."""
         self.args = None
+        self.saved = None
+        self.out = None
 
 
 @lru_cache(maxsize=4096)
@@ -53,7 +105,12 @@ def _constant(value: float, dtype: Any, backend: Any) -> Any:
 
 
 class Primitive:
-    """A differentiable operation. Calling it applies it to Tensors and records it."""
+    """A differentiable operation. Calling it applies it to Tensors and records it.
+
+    ``saves`` names the inputs whose values the rules read (None: all of them),
+    ``saves_output`` whether they read the output, ``saves_shapes`` whether they
+    need the other inputs' shapes: what is not declared is not kept alive.
+    """
 
     moves_device = False  # True only for the transfer primitive: output on params["target"]
     # Optional fast paths for plain backward: {input index: fn(gradient_sum, g, out, *args,
@@ -62,13 +119,17 @@ class Primitive:
 
     def __init__(self, name: str, forward: Callable[..., Any],
                  vjps: Optional[Sequence[Optional[Rule]]] = None,
-                 vjp_all: Optional[Rule] = None) -> None:
+                 vjp_all: Optional[Rule] = None, saves: Optional[Sequence[int]] = None,
+                 saves_output: bool = True, saves_shapes: bool = False) -> None:
         if name in REGISTRY:
             raise ValueError(f"primitive {name!r} is already registered")
         self.name = name
         self.forward = forward
         self.vjps = tuple(vjps) if vjps is not None else None
         self.vjp_all = vjp_all      # variadic primitives: one rule, told which input
+        self.saves = None if saves is None else frozenset(saves)
+        self.saves_output = saves_output
+        self.saves_shapes = saves_shapes
         REGISTRY[name] = self
 
     def __repr__(self) -> str:
@@ -79,11 +140,34 @@ class Primitive:
             "Expected all tensors to be on the same device, but found at least two devices, "
             f"{first.device} and {second.device}! (when checking arguments for {self.name})")
 
+    def _record(self, inputs: tuple, args: list, edges: list, out: Any, params: dict,
+                backend: Any) -> Node:
+        saves = self.saves
+        if saves is None:
+            kept = args
+            saved = [v if isinstance(v, Tensor) else None for v in inputs]
+        else:
+            kept = []
+            saved = []
+            for i, (v, a) in enumerate(zip(inputs, args)):
+                is_tensor = isinstance(v, Tensor)
+                if i in saves or not is_tensor:
+                    kept.append(a)
+                    saved.append(v if is_tensor else None)
+                else:
+                    kept.append(Spec(a) if self.saves_shapes else None)
+                    saved.append(None)
+        node = Node(self, tuple(edges), kept, saved, out if self.saves_output else None,
+                    params, backend)
+        node.shape = out.shape
+        node.dtype = out.dtype
+        return node
+
     def __call__(self, *inputs: Any, **params: Any) -> "Tensor":
         backend = None
         dtype = None
         args = []
-        parents = []
+        edges = []
         needs_grad = False
         floats = False
         for value in inputs:
@@ -96,16 +180,16 @@ class Primitive:
                 args.append(value._data)
                 if value._requires_grad:
                     needs_grad = True
-                    parents.append(value)
+                    edges.append(value if value._node is None else value._node)
                 else:
-                    parents.append(None)
+                    edges.append(None)
             else:
                 if type(value) is float:
                     floats = True
                 elif isinstance(value, (list, tuple)):
                     value = tensor(value)._data
                 args.append(value)
-                parents.append(None)
+                edges.append(None)
         if backend is None:
             backend = current_backend()
         elif floats and dtype.kind == "f":
@@ -114,18 +198,25 @@ class Primitive:
         t = Tensor._wrap(out, params["target"] if self.moves_device else backend)
         if needs_grad and grad_mode._mode.enabled:
             t._requires_grad = True
-            t._node = Node(self, tuple(parents), args, params)
+            t._node = self._record(inputs, args, edges, t._data, params, t._backend)
         return t
 
 
-def primitive(name: str, forward: Callable[..., Any], *vjps: Optional[Rule]) -> Primitive:
-    """Declare a primitive with one gradient rule per input (None: not differentiable)."""
-    return Primitive(name, forward, vjps=vjps)
+def primitive(name: str, forward: Callable[..., Any], *vjps: Optional[Rule],
+              saves: Optional[Sequence[int]] = None, saves_output: bool = True,
+              saves_shapes: bool = False) -> Primitive:
+    """Declare a primitive with one gradient rule per input (None: not differentiable)
+    and what those rules read (see :class:`Primitive`)."""
+    return Primitive(name, forward, vjps=vjps, saves=saves, saves_output=saves_output,
+                     saves_shapes=saves_shapes)
 
 
-def variadic_primitive(name: str, forward: Callable[..., Any], vjp: Rule) -> Primitive:
+def variadic_primitive(name: str, forward: Callable[..., Any], vjp: Rule,
+                       saves: Optional[Sequence[int]] = None, saves_output: bool = True,
+                       saves_shapes: bool = False) -> Primitive:
     """Declare a primitive over any number of inputs; ``vjp`` receives ``index=``."""
-    return Primitive(name, forward, vjp_all=vjp)
+    return Primitive(name, forward, vjp_all=vjp, saves=saves, saves_output=saves_output,
+                     saves_shapes=saves_shapes)
 
 
 from .tensor import Tensor, tensor  # noqa: E402  (Tensor methods call primitives)

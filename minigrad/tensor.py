@@ -1,6 +1,7 @@
 """The Tensor: a backend array plus what the tape needs to differentiate it."""
 from __future__ import annotations
 
+import weakref
 from typing import Any, Callable, Iterator, Optional, Sequence, Union
 
 import numpy
@@ -44,7 +45,7 @@ class Tensor:
     """
 
     __slots__ = ("_data", "_backend", "_requires_grad", "grad", "_node", "_version",
-                 "_hooks", "_retains_grad", "__weakref__")
+                 "_hooks", "__weakref__")
     __array_priority__ = 1000  # NumPy scalars/arrays on the left defer to Tensor's operators
 
     def __init__(self, data: Any, dtype: Any = None, requires_grad: bool = False) -> None:
@@ -60,7 +61,6 @@ class Tensor:
         self._node = None
         self._version = 0
         self._hooks = None
-        self._retains_grad = False
 
     @classmethod
     def _wrap(cls, array: Any, backend: ArrayBackend) -> "Tensor":
@@ -75,7 +75,6 @@ class Tensor:
         t._node = None
         t._version = 0
         t._hooks = None
-        t._retains_grad = False
         return t
 
     # -- properties -------------------------------------------------------------
@@ -140,9 +139,12 @@ class Tensor:
     @data.setter
     def data(self, value: Any) -> None:
         value = value if isinstance(value, Tensor) else tensor(value, device=self._backend)
+        # A new array, not a write into the old one: values saved for backward stay valid
+        # (the gradient is the one of the forward that ran). `p.data = p.data.to(dev)`
+        # moves p, as in PyTorch.
         self._data = value._data
-        self._backend = value._backend  # as in PyTorch, `p.data = p.data.to(dev)` moves p
-        self._mark_modified()
+        self._backend = value._backend
+        self._version = next(primitive.clock)
 
     @property
     def T(self) -> "Tensor":
@@ -258,14 +260,21 @@ class Tensor:
         """Call ``hook(grad)`` when this tensor's gradient is computed; it may return a new one."""
         if not self._requires_grad:
             raise RuntimeError("cannot register a hook on a tensor that doesn't require grad")
-        if self._hooks is None:
-            self._hooks = []
-        self._hooks.append(hook)
-        return RemovableHandle(self._hooks, hook)
+        if self._node is None:
+            if self._hooks is None:
+                self._hooks = []
+            hooks = self._hooks
+        else:  # a non-leaf's hooks live on its node, which outlives the tensor object
+            if self._node.hooks is None:
+                self._node.hooks = []
+            hooks = self._node.hooks
+        hooks.append(hook)
+        return RemovableHandle(hooks, hook)
 
     def retain_grad(self) -> None:
         """Keep the gradient of a non-leaf tensor in ``.grad`` after backward."""
-        self._retains_grad = True
+        if self._node is not None:
+            self._node.retained = weakref.ref(self)
 
     def zero_(self) -> "Tensor":
         self._assign_inplace(self._backend.zeros_like(self._data))
@@ -273,9 +282,9 @@ class Tensor:
 
     # -- in-place updates: allowed where they cannot corrupt a recorded graph -----
     def _mark_modified(self) -> None:
-        """Stamp an in-place change with the tape's clock: backward compares the stamp
-        with the time each node saved this tensor."""
-        self._version = next(primitive.clock)
+        """Record an in-place write to this tensor's memory: backward refuses to use
+        values that were saved before it (views of the same memory included)."""
+        self._version = primitive.note_inplace_write(self._data)
 
     def _check_inplace(self) -> None:
         if grad_mode._mode.enabled and self._requires_grad:

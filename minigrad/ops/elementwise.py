@@ -10,26 +10,31 @@ from ..primitive import primitive
 add = primitive(
     "add", lambda xp, a, b: a + b,
     lambda xp, g, y, a, b: g,
-    lambda xp, g, y, a, b: g)
+    lambda xp, g, y, a, b: g,
+    saves=(), saves_output=False)
 
 subtract = primitive(
     "subtract", lambda xp, a, b: a - b,
     lambda xp, g, y, a, b: g,
-    lambda xp, g, y, a, b: -g)
+    lambda xp, g, y, a, b: -g,
+    saves=(), saves_output=False)
 
 multiply = primitive(
     "multiply", lambda xp, a, b: a * b,
     lambda xp, g, y, a, b: g * b,
-    lambda xp, g, y, a, b: g * a)
+    lambda xp, g, y, a, b: g * a,
+    saves=(0, 1), saves_output=False)
 
 divide = primitive(
     "divide", lambda xp, a, b: a / b,
     lambda xp, g, y, a, b: g / b,
-    lambda xp, g, y, a, b: -g * y / b)
+    lambda xp, g, y, a, b: -g * y / b,
+    saves=(1,))
 
 negative = primitive(
     "negative", lambda xp, a: -a,
-    lambda xp, g, y, a: -g)
+    lambda xp, g, y, a: -g,
+    saves=(), saves_output=False)
 
 power = primitive(
     "power", lambda xp, a, b: a ** b,
@@ -38,45 +43,55 @@ power = primitive(
 
 exp = primitive(
     "exp", lambda xp, x: xp.exp(x),
-    lambda xp, g, y, x: g * y)
+    lambda xp, g, y, x: g * y,
+    saves=())
 
 log = primitive(
     "log", lambda xp, x: xp.log(x),
-    lambda xp, g, y, x: g / x)
+    lambda xp, g, y, x: g / x,
+    saves=(0,), saves_output=False)
 
 sqrt = primitive(
     "sqrt", lambda xp, x: xp.sqrt(x),
-    lambda xp, g, y, x: g / (2 * y))
+    lambda xp, g, y, x: g / (2 * y),
+    saves=())
 
 tanh = primitive(
     "tanh", lambda xp, x: xp.tanh(x),
-    lambda xp, g, y, x: g * (1 - y * y))
+    lambda xp, g, y, x: g * (1 - y * y),
+    saves=())
 
 sigmoid = primitive(
     "sigmoid", lambda xp, x: xp.sigmoid(x),
-    lambda xp, g, y, x: g * y * (1 - y))
+    lambda xp, g, y, x: g * y * (1 - y),
+    saves=())
 
 erf = primitive(
     "erf", lambda xp, x: xp.erf(x),
-    lambda xp, g, y, x: g * (2 / math.sqrt(math.pi)) * xp.exp(-(x * x)))
+    lambda xp, g, y, x: g * (2 / math.sqrt(math.pi)) * xp.exp(-(x * x)),
+    saves=(0,), saves_output=False)
 
 relu = primitive(
     "relu", lambda xp, x: xp.relu(x),
-    lambda xp, g, y, x: g * (x > 0))
+    lambda xp, g, y, x: g * (x > 0),
+    saves=(0,), saves_output=False)
 
 abs = primitive(
     "abs", lambda xp, x: xp.abs(x),
-    lambda xp, g, y, x: g * xp.sign(x))
+    lambda xp, g, y, x: g * xp.sign(x),
+    saves=(0,), saves_output=False)
 
 maximum = primitive(
     "maximum", lambda xp, a, b: xp.maximum(a, b),
     lambda xp, g, y, a, b: xp.where(a > b, g, xp.where(a == b, g / 2, 0)),
-    lambda xp, g, y, a, b: xp.where(b > a, g, xp.where(a == b, g / 2, 0)))
+    lambda xp, g, y, a, b: xp.where(b > a, g, xp.where(a == b, g / 2, 0)),
+    saves=(0, 1), saves_output=False)
 
 minimum = primitive(
     "minimum", lambda xp, a, b: xp.minimum(a, b),
     lambda xp, g, y, a, b: xp.where(a < b, g, xp.where(a == b, g / 2, 0)),
-    lambda xp, g, y, a, b: xp.where(b < a, g, xp.where(a == b, g / 2, 0)))
+    lambda xp, g, y, a, b: xp.where(b < a, g, xp.where(a == b, g / 2, 0)),
+    saves=(0, 1), saves_output=False)
 
 
 def _clip_grad(xp, g, y, x, lo=None, hi=None):
@@ -87,21 +102,25 @@ def _clip_grad(xp, g, y, x, lo=None, hi=None):
     return g
 
 
-_clip = primitive("clip", lambda xp, x, lo=None, hi=None: xp.clip(x, lo, hi), _clip_grad)
+_clip = primitive("clip", lambda xp, x, lo=None, hi=None: xp.clip(x, lo, hi), _clip_grad,
+                  saves=(0,), saves_output=False)
 
 where = primitive(
     "where", lambda xp, c, a, b: xp.where(c, a, b),
     None,
     lambda xp, g, y, c, a, b: xp.where(c, g, 0),
-    lambda xp, g, y, c, a, b: xp.where(c, 0, g))
+    lambda xp, g, y, c, a, b: xp.where(c, 0, g),
+    saves=(0,), saves_output=False)
 
 astype = primitive(
     "astype", lambda xp, x, dtype: x.astype(dtype),
-    lambda xp, g, y, x, dtype: g.astype(x.dtype))
+    lambda xp, g, y, x, dtype: g.astype(x.dtype),
+    saves=(), saves_output=False, saves_shapes=True)
 
 copy = primitive(
     "copy", lambda xp, x: x.copy(),
-    lambda xp, g, y, x: g)
+    lambda xp, g, y, x: g,
+    saves=(), saves_output=False)
 
 
 def clip(x, min=None, max=None):

@@ -16,7 +16,8 @@ def as_index(index: Any) -> Any:
 
 getitem = primitive(
     "getitem", lambda xp, x, index: x[index],
-    lambda xp, g, y, x, index: xp.index_add(x.shape, index, g))
+    lambda xp, g, y, x, index: xp.index_add(x.shape, index, g),
+    saves=(), saves_output=False, saves_shapes=True)
 
 
 
@@ -30,7 +31,8 @@ getitem.accumulators = {0: _accumulate_slice}
 
 _index_add = primitive(
     "index_add", lambda xp, values, shape, index: xp.index_add(shape, index, values),
-    lambda xp, g, y, values, shape, index: g[index])
+    lambda xp, g, y, values, shape, index: g[index],
+    saves=(), saves_output=False)
 
 
 def index_add(shape: Any, index: Any, values: Any) -> Any:

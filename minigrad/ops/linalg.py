@@ -32,7 +32,8 @@ def _accumulate_weight(total, g, y, a, b):
     return True
 
 
-_matmul = primitive("matmul", lambda xp, a, b: xp.matmul(a, b), _matmul_grad_a, _matmul_grad_b)
+_matmul = primitive("matmul", lambda xp, a, b: xp.matmul(a, b), _matmul_grad_a, _matmul_grad_b,
+                    saves=(0, 1), saves_output=False)
 _matmul.accumulators = {1: _accumulate_weight}
 
 

@@ -45,7 +45,8 @@ def _logsumexp_grad(xp, g, y, x, axis=None, keepdims=False):
 
 
 _sum = primitive("sum", lambda xp, x, axis=None, keepdims=False:
-                 xp.sum(x, axis=axis, keepdims=keepdims), _sum_grad)
+                 xp.sum(x, axis=axis, keepdims=keepdims), _sum_grad,
+                 saves=(), saves_output=False, saves_shapes=True)
 _max = primitive("max", lambda xp, x, axis=None, keepdims=False:
                  xp.max(x, axis=axis, keepdims=keepdims), _extremum_grad)
 _min = primitive("min", lambda xp, x, axis=None, keepdims=False:

@@ -14,15 +14,18 @@ def _inverse_permutation(axes: tuple) -> tuple:
 
 _reshape = primitive(
     "reshape", lambda xp, x, shape: xp.reshape(x, shape),
-    lambda xp, g, y, x, shape: xp.reshape(g, x.shape))
+    lambda xp, g, y, x, shape: xp.reshape(g, x.shape),
+    saves=(), saves_output=False, saves_shapes=True)
 
 _transpose = primitive(
     "transpose", lambda xp, x, axes: xp.transpose(x, axes),
-    lambda xp, g, y, x, axes: xp.transpose(g, _inverse_permutation(axes)))
+    lambda xp, g, y, x, axes: xp.transpose(g, _inverse_permutation(axes)),
+    saves=(), saves_output=False)
 
 _broadcast_to = primitive(
     "broadcast_to", lambda xp, x, shape: xp.broadcast_to(x, shape),
-    lambda xp, g, y, x, shape: g)  # the tape sums broadcast axes back (unbroadcast)
+    lambda xp, g, y, x, shape: g,  # the tape sums broadcast axes back (unbroadcast)
+    saves=(), saves_output=False)
 
 
 def _concatenate_grad(xp, g, y, *xs, axis, index):
@@ -43,12 +46,14 @@ def _pad_grad(xp, g, y, x, pad_width, value):
 
 
 _concatenate = variadic_primitive(
-    "concatenate", lambda xp, *xs, axis: xp.concatenate(xs, axis=axis), _concatenate_grad)
+    "concatenate", lambda xp, *xs, axis: xp.concatenate(xs, axis=axis), _concatenate_grad,
+    saves=(), saves_output=False, saves_shapes=True)
 _stack = variadic_primitive(
-    "stack", lambda xp, *xs, axis: xp.stack(xs, axis=axis), _stack_grad)
+    "stack", lambda xp, *xs, axis: xp.stack(xs, axis=axis), _stack_grad,
+    saves=(), saves_output=False)
 _pad = primitive(
     "pad", lambda xp, x, pad_width, value: xp.pad(x, pad_width, constant_values=value),
-    _pad_grad)
+    _pad_grad, saves=(), saves_output=False, saves_shapes=True)
 
 
 def _shape_arg(shape: Any) -> tuple:

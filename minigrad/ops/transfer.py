@@ -13,5 +13,6 @@ def _move(value: Any, target: Any, source: Any) -> Any:
 
 to_backend = primitive(
     "to_backend", lambda xp, x, target, source: _move(x, target, source),
-    lambda xp, g, y, x, target, source: _move(g, source, target))
+    lambda xp, g, y, x, target, source: _move(g, source, target),
+    saves=(), saves_output=False)
 to_backend.moves_device = True
