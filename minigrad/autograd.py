@@ -217,13 +217,17 @@ def run_backward(outputs: list, grad_outputs: list, retain_graph: bool, create_g
                 args = node.args
                 accumulators = prim.accumulators
             rules = prim.vjps
+            joint = None if prim.vjp_joint is None else prim.vjp_joint(xp, g, out, *args,
+                                                                       **params)
             for i, edge in enumerate(node.edges):
                 if edge is None:
                     continue
                 if accumulators is not None and i in accumulators and \
                         accumulators[i](gradient_sum(edge), g, out, *args, **params):
                     continue  # added straight into the upstream gradient buffer
-                if rules is None:
+                if joint is not None:
+                    pg = joint[i]
+                elif rules is None:
                     pg = prim.vjp_all(xp, g, out, *args, index=i, **params)
                 else:
                     rule = rules[i] if i < len(rules) else None

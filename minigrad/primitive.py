@@ -119,7 +119,8 @@ class Primitive:
 
     def __init__(self, name: str, forward: Callable[..., Any],
                  vjps: Optional[Sequence[Optional[Rule]]] = None,
-                 vjp_all: Optional[Rule] = None, saves: Optional[Sequence[int]] = None,
+                 vjp_all: Optional[Rule] = None, vjp_joint: Optional[Rule] = None,
+                 saves: Optional[Sequence[int]] = None,
                  saves_output: bool = True, saves_shapes: bool = False) -> None:
         if name in REGISTRY:
             raise ValueError(f"primitive {name!r} is already registered")
@@ -127,6 +128,7 @@ class Primitive:
         self.forward = forward
         self.vjps = tuple(vjps) if vjps is not None else None
         self.vjp_all = vjp_all      # variadic primitives: one rule, told which input
+        self.vjp_joint = vjp_joint  # one rule returning every input's gradient at once
         self.saves = None if saves is None else frozenset(saves)
         self.saves_output = saves_output
         self.saves_shapes = saves_shapes
@@ -208,6 +210,15 @@ def primitive(name: str, forward: Callable[..., Any], *vjps: Optional[Rule],
     """Declare a primitive with one gradient rule per input (None: not differentiable)
     and what those rules read (see :class:`Primitive`)."""
     return Primitive(name, forward, vjps=vjps, saves=saves, saves_output=saves_output,
+                     saves_shapes=saves_shapes)
+
+
+def joint_primitive(name: str, forward: Callable[..., Any], vjp: Rule,
+                    saves: Optional[Sequence[int]] = None, saves_output: bool = True,
+                    saves_shapes: bool = False) -> Primitive:
+    """Declare a primitive whose inputs' gradients share most of their work: ``vjp``
+    returns a tuple with one gradient (or None) per input, computed in one go."""
+    return Primitive(name, forward, vjp_joint=vjp, saves=saves, saves_output=saves_output,
                      saves_shapes=saves_shapes)
 
 

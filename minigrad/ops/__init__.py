@@ -11,6 +11,7 @@ from .linalg import matmul
 from .nondifferentiable import (argmax, argmin, argsort, ceil, equal, floor, greater,
                                 greater_equal, isfinite, isinf, isnan, less, less_equal,
                                 logical_and, logical_not, logical_or, not_equal, round, sign)
+from .recurrent import lstm_cell
 from .reduction import logsumexp, max, mean, min, std, sum, var
 from .shape import (broadcast_to, concatenate, expand_dims, flatten, moveaxis, pad, reshape,
                     split, squeeze, stack, swapaxes, transpose)
@@ -24,5 +25,5 @@ __all__ = [
     "less_equal", "logical_and", "logical_not", "logical_or", "not_equal", "round", "sign",
     "logsumexp", "max", "mean", "min", "std", "sum", "var", "broadcast_to", "concatenate",
     "expand_dims", "flatten", "moveaxis", "pad", "reshape", "split", "squeeze", "stack",
-    "swapaxes", "transpose", "to_backend",
+    "swapaxes", "transpose", "to_backend", "lstm_cell",
 ]
