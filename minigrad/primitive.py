@@ -75,17 +75,17 @@ class Node:
     __slots__ = ("prim", "edges", "args", "saved", "out", "params", "seq", "shape", "dtype",
                  "backend", "hooks", "retained")
 
-    def __init__(self, prim: "Primitive", edges: tuple, args: list, saved: list, out: Any,
-                 params: dict, backend: Any) -> None:
+    def __init__(self, prim: "Primitive", edges: tuple, args: Any, saved: Any, out: Any,
+                 params: dict, backend: Any, shape: tuple, dtype: Any) -> None:
         self.prim = prim
         self.edges = edges          # per input: upstream Node, leaf Tensor, or None
         self.args = args            # per input: array/constant the rules read, a Spec, or None
-        self.saved = saved          # per input: the saved Tensor (for create_graph)
+        self.saved = saved          # per input: the saved Tensor or constant (create_graph)
         self.out = out              # this node's output array, if a rule reads it
         self.params = params
         self.seq = next(clock)      # position on the tape
-        self.shape = None
-        self.dtype = None
+        self.shape = shape          # the output's shape and dtype (for gradient buffers)
+        self.dtype = dtype
         self.backend = backend
         self.hooks = None           # hooks registered on the (non-leaf) output tensor
         self.retained = None        # weakref to the output tensor after retain_grad()
@@ -132,6 +132,10 @@ class Primitive:
         self.saves = None if saves is None else frozenset(saves)
         self.saves_output = saves_output
         self.saves_shapes = saves_shapes
+        arity = len(self.vjps) if self.vjps is not None else None
+        self._keeps_all = saves is None or (
+            arity is not None and self.saves.issuperset(range(arity)))
+        self._keeps_none = saves is not None and not saves and not saves_shapes
         REGISTRY[name] = self
 
     def __repr__(self) -> str:
@@ -144,26 +148,22 @@ class Primitive:
 
     def _record(self, inputs: tuple, args: list, edges: list, out: Any, params: dict,
                 backend: Any) -> Node:
-        saves = self.saves
-        if saves is None:
-            kept = args
-            saved = [v if isinstance(v, Tensor) else None for v in inputs]
+        if self._keeps_all:
+            kept, saved = args, inputs  # saved: the Tensors (and constants) themselves
+        elif self._keeps_none:
+            kept = saved = (None,) * len(args)
         else:
-            kept = []
-            saved = []
+            kept, saved = [], []
             for i, (v, a) in enumerate(zip(inputs, args)):
                 is_tensor = isinstance(v, Tensor)
-                if i in saves or not is_tensor:
+                if i in self.saves or not is_tensor:
                     kept.append(a)
-                    saved.append(v if is_tensor else None)
+                    saved.append(v)
                 else:
                     kept.append(Spec(a) if self.saves_shapes else None)
                     saved.append(None)
-        node = Node(self, tuple(edges), kept, saved, out if self.saves_output else None,
-                    params, backend)
-        node.shape = out.shape
-        node.dtype = out.dtype
-        return node
+        return Node(self, tuple(edges), kept, saved, out if self.saves_output else None,
+                    params, backend, out.shape, out.dtype)
 
     def __call__(self, *inputs: Any, **params: Any) -> "Tensor":
         backend = None
@@ -196,7 +196,11 @@ class Primitive:
             backend = current_backend()
         elif floats and dtype.kind == "f":
             args = [_constant(a, dtype, backend) if type(a) is float else a for a in args]
-        out = self.forward(backend, *args, **params)
+        try:
+            out = self.forward(backend, *args, **params)
+        except ValueError as exc:  # e.g. shapes that do not broadcast: say which op and shapes
+            shapes = " and ".join(str(tuple(a.shape)) for a in args if backend.is_array(a))
+            raise ValueError(f"{self.name}: {exc} (input shapes {shapes})") from exc
         t = Tensor._wrap(out, params["target"] if self.moves_device else backend)
         if needs_grad and grad_mode._mode.enabled:
             t._requires_grad = True
