@@ -7,6 +7,7 @@ same code: a subclass overrides only what truly differs.
 """
 from __future__ import annotations
 
+import contextlib
 import math
 from typing import Any, Sequence
 
@@ -64,17 +65,21 @@ class ArrayBackend:
 
     # -- functions the array modules lack --------------------------------------
     def sigmoid(self, x: Any) -> Any:
-        """Logistic function as 0.5 * tanh(x / 2) + 0.5: it cannot overflow for any x
-        and takes three array passes instead of the six of a guarded exp."""
-        out = self.xp.tanh(x * 0.5)
-        out *= 0.5
-        out += 0.5
-        return out
+        """1 / (1 + exp(-x)) in three passes. Accurate in the far negative tail (where
+        a tanh form rounds to 0); for x below about -88 (float32) exp overflows to inf
+        and the result is the correct limit 0, so that warning is silenced."""
+        with self._overflow_is_fine():
+            return 1 / (1 + self.xp.exp(-x))
+
+    def _overflow_is_fine(self) -> Any:
+        errstate = getattr(self.xp, "errstate", None)
+        return errstate(over="ignore") if errstate is not None else contextlib.nullcontext()
 
     def erf(self, x: Any) -> Any:
         """The error function. NumPy has none, so the CPU evaluates the C library's erf
         per element (exact, but a Python call per element); CuPy uses its own kernel."""
-        return numpy.frompyfunc(math.erf, 1, 1)(x).astype(x.dtype)
+        # asarray: on a 0-d input frompyfunc returns a bare Python float, not an array
+        return numpy.asarray(numpy.frompyfunc(math.erf, 1, 1)(x), dtype=x.dtype)
 
     def relu(self, x: Any) -> Any:
         return self.xp.maximum(x, 0)

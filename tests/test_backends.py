@@ -1,0 +1,149 @@
+"""Backends are pluggable: a second NumPy-backed backend under another device name,
+selection by name/context/environment, transfers and their gradients."""
+import importlib.util
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+from minigrad.backends import ArrayBackend
+
+
+@pytest.fixture(scope="module")
+def other():
+    """A second backend: NumPy arrays, but another name and another device."""
+    mg.register_backend("numpy_b", lambda: ArrayBackend("numpy_b", "device_b", np))
+    return mg.get_backend("numpy_b")
+
+
+def test_numpy_is_the_default_backend():
+    if os.environ.get("MINIGRAD_BACKEND", "numpy") != "numpy":
+        pytest.skip("another backend was selected for this run")
+    assert mg.current_backend().name == "numpy"
+    assert mg.ones(2).device == "cpu"
+    assert mg.get_backend("cpu") is mg.get_backend("numpy")
+
+
+def test_registered_backend_is_available_by_name_and_device(other):
+    assert "numpy_b" in mg.backends.available_backends()
+    assert mg.get_backend("numpy_b") is other
+    assert mg.get_backend("device_b") is other  # by its device name once created
+    assert mg.get_backend(other) is other
+
+
+def test_use_backend_creates_tensors_there_and_restores(other):
+    before = mg.current_backend()
+    with mg.use_backend("numpy_b") as b:
+        assert b is other and mg.current_backend() is other
+        t = mg.randn(2, 3)
+        u = mg.tensor([1.0, 2.0])
+        assert t.device == "device_b" and u.device == "device_b"
+        assert t.dtype == np.float32
+    assert mg.current_backend() is before
+    assert mg.ones(1).device == before.device
+
+
+def test_use_backend_restores_after_an_exception(other):
+    before = mg.current_backend()
+    with pytest.raises(KeyError):
+        with mg.use_backend("numpy_b"):
+            raise KeyError
+    assert mg.current_backend() is before
+
+
+def test_set_backend(other):
+    before = mg.current_backend()
+    try:
+        assert mg.set_backend("numpy_b") is other
+        assert mg.zeros(2).device == "device_b"
+    finally:
+        mg.set_backend(before)
+    assert mg.current_backend() is before
+
+
+def test_to_moves_between_backends_and_the_gradient_comes_back(other):
+    x = mg.tensor(np.array([1.0, -2.0, 3.0]), requires_grad=True)
+    y = x.to("numpy_b")
+    assert y.device == "device_b" and y.requires_grad and y.dtype == np.float64
+    z = (y * y).sum()
+    assert z.device == "device_b"
+    z.backward()
+    assert x.grad.device == x.device
+    np.testing.assert_array_equal(x.grad.numpy(), [2.0, -4.0, 6.0])
+    back = y.to("cpu")
+    assert back.device == "cpu"
+    assert x.to(x.device) is x  # same device: no copy, no node
+
+
+def test_operations_on_the_other_backend_run_there(other):
+    with mg.use_backend("numpy_b"):
+        a = mg.tensor(np.array([[1.0, 2.0], [3.0, 4.0]]), requires_grad=True)
+    out = mg.concatenate([mg.tanh(a @ a), a[[0, 0]], mg.maximum(a, 2.5)])
+    out = out.sum(axis=0).logsumexp()
+    assert out.device == "device_b"
+    out.backward()
+    assert a.grad.device == "device_b"
+    host = mg.tensor(a.numpy(), requires_grad=True)
+    ref = mg.concatenate([mg.tanh(host @ host), host[[0, 0]], mg.maximum(host, 2.5)])
+    ref.sum(axis=0).logsumexp().backward()
+    np.testing.assert_allclose(a.grad.numpy(), host.grad.numpy())
+
+
+def test_numpy_returns_a_host_array():
+    t = mg.tensor([[1.0, 2.0]])
+    assert type(t.numpy()) is np.ndarray
+    assert np.asarray(t).shape == (1, 2)
+
+
+def test_manual_seed_makes_random_numbers_reproducible():
+    mg.manual_seed(123)
+    a = mg.randn(3, 2).numpy()
+    b = mg.rand(4).numpy()
+    c = mg.randint(0, 10, (5,)).numpy()
+    mg.manual_seed(123)
+    np.testing.assert_array_equal(a, mg.randn(3, 2).numpy())
+    np.testing.assert_array_equal(b, mg.rand(4).numpy())
+    np.testing.assert_array_equal(c, mg.randint(0, 10, (5,)).numpy())
+    mg.manual_seed(124)
+    assert not np.array_equal(a, mg.randn(3, 2).numpy())
+    assert mg.randn(2, 3).shape == mg.randn((2, 3)).shape == (2, 3)
+
+
+def test_backend_index_add_accumulates_repeated_indices():
+    b = mg.current_backend()
+    out = b.index_add((4,), np.array([1, 1, 3, 1]), np.array([1.0, 2.0, 3.0, 4.0]))
+    np.testing.assert_array_equal(b.to_numpy(out), [0.0, 7.0, 0.0, 3.0])
+    out = b.index_add((2, 3), (slice(None), slice(1, None)), np.ones((2, 2)))
+    np.testing.assert_array_equal(b.to_numpy(out), [[0, 1, 1], [0, 1, 1]])
+
+
+def test_environment_variable_selects_the_backend_and_import_never_needs_cupy():
+    code = ("import sys, minigrad as mg; "
+            "print(mg.current_backend().name, 'cupy' in sys.modules)")
+    env = dict(os.environ, MINIGRAD_BACKEND="numpy")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         check=True).stdout.split()
+    assert out == ["numpy", "False"]
+
+
+@pytest.mark.skipif(importlib.util.find_spec("cupy") is not None, reason="CuPy is installed")
+def test_environment_asking_for_cupy_without_it_says_how_to_install():
+    code = "import minigrad as mg; mg.ones(2)"
+    env = dict(os.environ, MINIGRAD_BACKEND="cupy")
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                            text=True)
+    assert result.returncode != 0
+    assert "pip install" in result.stderr and "CuPy" in result.stderr
+
+
+@pytest.mark.skipif(importlib.util.find_spec("cupy") is None, reason="CuPy is not installed")
+def test_cupy_round_trip():  # runs where a GPU and CuPy exist
+    x = mg.tensor(np.array([1.0, 2.0]), requires_grad=True)
+    y = x.to("cuda")
+    assert y.device == "cuda"
+    (y * y).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [2.0, 4.0])
+    assert y.to("cpu").device == "cpu"
