@@ -129,12 +129,18 @@ def evaluate(model: CharModel, streams: Streams, max_chunks: Optional[int] = Non
     return total / count
 
 
+PRIMER = "\n\n"
+
+
 @mg.no_grad()
 def sample(model: CharModel, vocab: Vocabulary, prompt: str, length: int,
            temperature: float, rng: np.random.Generator) -> str:
-    """Feed the prompt, then draw each next character from softmax(logits / temperature)."""
+    """Feed the prompt, then draw each next character from softmax(logits / temperature).
+
+    Training always carries the state over, so a zero state is never seen there; the
+    prompt is read after a paragraph break, which puts the state somewhere familiar."""
     model.eval()
-    ids = vocab.encode(prompt)
+    ids = vocab.encode(PRIMER + prompt)
     logits, state = model(mg.tensor(ids.reshape(-1, 1)))
     out = []
     last = logits[-1].numpy().astype(np.float64)
@@ -206,10 +212,10 @@ def parse_args(argv: Optional[list] = None) -> argparse.Namespace:
     p.add_argument("--seq", type=int, default=64, help="BPTT chunk length")
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--clip", type=float, default=5.0, help="max global gradient norm")
-    p.add_argument("--steps", type=int, default=3000, help="training steps (chunks)")
+    p.add_argument("--steps", type=int, default=2500, help="training steps (chunks)")
     p.add_argument("--time-limit", type=float, default=8.5,
                    help="stop training after this many minutes even if steps remain")
-    p.add_argument("--eval-every", type=int, default=500)
+    p.add_argument("--eval-every", type=int, default=250)
     p.add_argument("--eval-chunks", type=int, default=20,
                    help="validation chunks used at intervals")
     p.add_argument("--val-chunks", type=int, default=None,
