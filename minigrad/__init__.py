@@ -20,7 +20,7 @@ from .ops import *  # noqa: F401,F403  (every operation under NumPy's name)
 from .ops import __all__ as _ops_all
 from .primitive import REGISTRY as primitives
 from .serialization import *  # noqa: F401,F403  (save / load)
-from .tensor import Tensor, tensor
+from .tensor import RemovableHandle, Tensor, tensor
 
 float16 = _numpy.dtype("float16")
 float32 = _numpy.dtype("float32")
@@ -32,7 +32,7 @@ bool_ = _numpy.dtype("bool")
 __version__ = "0.1.0"
 
 __all__ = [
-    "Tensor", "tensor", "backward", "grad", "no_grad", "enable_grad", "set_grad_enabled",
+    "Tensor", "tensor", "RemovableHandle", "backward", "grad", "no_grad", "enable_grad", "set_grad_enabled",
     "is_grad_enabled", "gradcheck", "gradgradcheck", "GradcheckError", "primitives",
     "backends", "current_backend", "get_backend", "register_backend", "set_backend",
     "use_backend", "arange", "empty", "eye", "full", "full_like", "get_rng_state", "linspace", "manual_seed",

@@ -27,7 +27,7 @@ def _is_float(dtype: numpy.dtype) -> bool:
 
 
 class RemovableHandle:
-    """Returned by ``register_hook``; ``remove()`` unregisters the hook."""
+    """Returned when a hook is registered; ``remove()`` unregisters it."""
 
     def __init__(self, hooks: list, hook: Callable) -> None:
         self._hooks, self._hook = hooks, hook

@@ -196,17 +196,6 @@ class GRUCell(RNNCellBase):
 
 # -- multi-layer, optionally bidirectional layers ----------------------------------------
 
-class _HookHandle:
-    """Returned by ``register_step_hook``; ``remove()`` unregisters the hook."""
-
-    def __init__(self, hooks: list, hook: StepHook) -> None:
-        self._hooks, self._hook = hooks, hook
-
-    def remove(self) -> None:
-        if self._hook in self._hooks:
-            self._hooks.remove(self._hook)
-
-
 class RNNBase(Module):
     """The time loop shared by RNN, LSTM and GRU.
 
@@ -261,11 +250,11 @@ class RNNBase(Module):
                 s += f", {name}={getattr(self, name)}"
         return s
 
-    def register_step_hook(self, hook: StepHook) -> _HookHandle:
+    def register_step_hook(self, hook: StepHook) -> mg.RemovableHandle:
         """Call ``hook(module, layer, direction, t, h_t)`` with every step's new hidden
         state during forward (what :mod:`nn.utils.gradient_flow` builds on)."""
         self._step_hooks.append(hook)
-        return _HookHandle(self._step_hooks, hook)
+        return mg.RemovableHandle(self._step_hooks, hook)
 
     # -- checks ----------------------------------------------------------------------
     @property
