@@ -25,7 +25,8 @@ ARRAY_FUNCTIONS = (
     "einsum", "moveaxis", "cumsum", "sort", "argsort", "linspace", "eye", "tril",
     "triu", "log1p", "expm1", "sin", "cos", "floor", "ceil", "round",
     "less", "less_equal", "greater", "greater_equal", "equal", "not_equal",
-    "logical_and", "logical_or", "logical_not", "isnan", "isinf",
+    "logical_and", "logical_or", "logical_not", "isnan", "isinf", "multiply", "add",
+    "result_type",
 )
 
 
@@ -69,7 +70,11 @@ class ArrayBackend:
         a tanh form rounds to 0); for x below about -88 (float32) exp overflows to inf
         and the result is the correct limit 0, so that warning is silenced."""
         with self._overflow_is_fine():
-            return 1 / (1 + self.xp.exp(-x))
+            out = self.xp.exp(-x)
+        if type(out) is not self.ndarray:  # a 0-d input gives a scalar: nothing to reuse
+            return 1 / (1 + out)
+        out += 1
+        return self.xp.reciprocal(out, out=out)
 
     def _overflow_is_fine(self) -> Any:
         errstate = getattr(self.xp, "errstate", None)

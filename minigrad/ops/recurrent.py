@@ -19,10 +19,16 @@ def _gates(xp, gates, hidden):
 
 
 def _forward(xp, gates, c):
+    """Writes h' and c' straight into one (..., 2H) buffer (forward runs on arrays)."""
     hidden = c.shape[-1]
     i, f, g, o = _gates(xp, gates, hidden)
-    c_next = f * c + i * g
-    return xp.concatenate([o * xp.tanh(c_next), c_next], axis=-1)
+    out = xp.empty(c.shape[:-1] + (2 * hidden,), dtype=xp.result_type(gates, c))
+    h_next, c_next = out[..., :hidden], out[..., hidden:]
+    xp.multiply(f, c, out=c_next)
+    c_next += i * g
+    xp.tanh(c_next, out=h_next)
+    h_next *= o
+    return out
 
 
 def _gradients(xp, grad, y, gates, c):
