@@ -115,7 +115,7 @@ def _as_tensors(node: Node) -> tuple:
         out = Tensor._wrap(node.out, node.backend)
         out._requires_grad = True
         out._node = node
-    args = [v if v is not None else a for v, a in zip(node.saved, node.args)]
+    args = [v if isinstance(v, Tensor) else a for v, a in zip(node.saved, node.args)]
     return out, args
 
 
