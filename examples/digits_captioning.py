@@ -32,12 +32,12 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from sklearn.datasets import load_digits  # noqa: E402
 from sklearn.model_selection import train_test_split  # noqa: E402
-from threadpoolctl import threadpool_limits  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 import minigrad as mg  # noqa: E402
 import minigrad.nn as nn  # noqa: E402
 import minigrad.nn.functional as F  # noqa: E402
+from example_cli import add_run_options, start_run  # noqa: E402
 
 WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
 BOS, EOS = len(WORDS), len(WORDS) + 1
@@ -146,24 +146,13 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--hidden", type=int, default=128, help="LSTM hidden size (default 128)")
     parser.add_argument("--batch-size", type=int, default=64, help="minibatch size (default 64)")
     parser.add_argument("--lr", type=float, default=3e-3, help="Adam learning rate (default 3e-3)")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    parser.add_argument("--backend", choices=["numpy", "cupy"], default="numpy",
-                        help="array backend: numpy (CPU) or cupy (NVIDIA GPU)")
-    parser.add_argument("--threads", type=int, default=1,
-                        help="BLAS threads (default 1: these matrices are too small to split, "
-                             "and idle threads spin on a busy machine)")
-    parser.add_argument("--out", default="runs", help="output directory (default runs/)")
-    parser.add_argument("--quick", action="store_true",
-                        help="a short run: a smoke test that finishes in seconds")
+    add_run_options(parser, "a short run: a smoke test that finishes in seconds")
     args = parser.parse_args(argv)
     if args.quick:
         args.epochs, args.pairs, args.test_pairs = 3, 2000, 300
 
-    threadpool_limits(args.threads)
-    mg.set_backend(args.backend)
-    mg.manual_seed(args.seed)
+    start_run(args)
     rng = np.random.default_rng(args.seed)
-    os.makedirs(args.out, exist_ok=True)
     digits = load_digits()
     images = (digits.images / 16.0).astype(np.float32)[:, None]
     x_train, x_test, y_train, y_test = train_test_split(

@@ -30,12 +30,12 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from sklearn.datasets import load_digits  # noqa: E402
 from sklearn.model_selection import train_test_split  # noqa: E402
-from threadpoolctl import threadpool_limits  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 import minigrad as mg  # noqa: E402
 import minigrad.nn as nn  # noqa: E402
 import minigrad.nn.functional as F  # noqa: E402
+from example_cli import add_run_options, start_run  # noqa: E402
 
 
 def load_split(seed: int, test_size: float = 0.25) -> tuple[np.ndarray, ...]:
@@ -137,24 +137,13 @@ def main(argv: Optional[list[str]] = None) -> int:
                         help="epochs training the new head (default 20)")
     parser.add_argument("--batch-size", type=int, default=64, help="minibatch size (default 64)")
     parser.add_argument("--lr", type=float, default=3e-3, help="Adam learning rate (default 3e-3)")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    parser.add_argument("--backend", choices=["numpy", "cupy"], default="numpy",
-                        help="array backend: numpy (CPU) or cupy (NVIDIA GPU)")
-    parser.add_argument("--threads", type=int, default=1,
-                        help="BLAS threads (default 1: these matrices are too small to split, "
-                             "and idle threads spin on a busy machine)")
-    parser.add_argument("--out", default="runs", help="output directory (default runs/)")
-    parser.add_argument("--quick", action="store_true",
-                        help="a few epochs only: a smoke test that finishes in seconds")
+    add_run_options(parser, "a few epochs only: a smoke test that finishes in seconds")
     args = parser.parse_args(argv)
     if args.quick:
         args.epochs, args.finetune_epochs = 4, 3
 
-    threadpool_limits(args.threads)
-    mg.set_backend(args.backend)
-    mg.manual_seed(args.seed)
+    start_run(args)
     rng = np.random.default_rng(args.seed)
-    os.makedirs(args.out, exist_ok=True)
     x_train, x_test, y_train, y_test = load_split(args.seed)
     print(f"digits: {len(x_train)} training and {len(x_test)} held-out test images (8x8)")
 

@@ -34,12 +34,12 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-from threadpoolctl import threadpool_limits  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 import minigrad as mg  # noqa: E402
 import minigrad.nn as nn  # noqa: E402
 import minigrad.nn.functional as F  # noqa: E402
+from example_cli import add_run_options, start_run  # noqa: E402
 
 MONTHS = ["january", "february", "march", "april", "may", "june", "july", "august",
           "september", "october", "november", "december"]
@@ -211,24 +211,13 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--test-size", type=int, default=1000,
                         help="held-out dates to evaluate (default 1000)")
     parser.add_argument("--lr", type=float, default=3e-3, help="Adam learning rate (default 3e-3)")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    parser.add_argument("--backend", choices=["numpy", "cupy"], default="numpy",
-                        help="array backend: numpy (CPU) or cupy (NVIDIA GPU)")
-    parser.add_argument("--threads", type=int, default=1,
-                        help="BLAS threads (default 1: these matrices are too small to split, "
-                             "and idle threads spin on a busy machine)")
-    parser.add_argument("--out", default="runs", help="output directory (default runs/)")
-    parser.add_argument("--quick", action="store_true",
-                        help="a short run: a smoke test that finishes in seconds")
+    add_run_options(parser, "a short run: a smoke test that finishes in seconds")
     args = parser.parse_args(argv)
     if args.quick:
         args.steps, args.test_size = 60, 200
 
-    threadpool_limits(args.threads)
-    mg.set_backend(args.backend)
-    mg.manual_seed(args.seed)
+    start_run(args)
     rng = random.Random(args.seed)
-    os.makedirs(args.out, exist_ok=True)
     test_dates = random_dates(rng, args.test_size)
     held_out = frozenset(d.toordinal() for d in test_dates)
     test = written(test_dates, rng)

@@ -15,6 +15,7 @@ __all__ = [
     "linear", "relu", "tanh", "sigmoid", "gelu", "softmax", "log_softmax", "dropout",
     "embedding", "one_hot", "layer_norm", "conv2d", "max_pool2d", "avg_pool2d",
     "cross_entropy", "nll_loss", "mse_loss", "binary_cross_entropy_with_logits",
+    "scaled_dot_product_attention",
 ]
 
 Tensor = mg.Tensor
