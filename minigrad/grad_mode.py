@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import functools
 import threading
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, Optional, TypeVar
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -48,25 +48,33 @@ class set_grad_enabled:
         return wrapper  # type: ignore[return-value]
 
 
-class no_grad(set_grad_enabled):
+class _Switch(set_grad_enabled):
+    """A fixed mode: ``with cls():``, ``@cls()`` or a bare ``@cls`` decorator."""
+
+    mode: bool
+
+    def __new__(cls, func: Optional[Callable] = None) -> Any:
+        switch = super().__new__(cls)
+        if func is not None:  # used as a bare decorator: @no_grad
+            switch.__init__()
+            return switch(func)
+        return switch
+
+    def __init__(self, func: Optional[Callable] = None) -> None:
+        self.previous = _mode.enabled
+
+    def __enter__(self) -> None:
+        self.previous = _mode.enabled
+        _mode.enabled = self.mode
+
+
+class no_grad(_Switch):
     """Record nothing: for inference and for optimizer updates."""
 
-    def __init__(self) -> None:
-        self.previous = _mode.enabled
-        self.mode = False
-
-    def __enter__(self) -> None:
-        self.previous = _mode.enabled
-        _mode.enabled = False
+    mode = False
 
 
-class enable_grad(set_grad_enabled):
+class enable_grad(_Switch):
     """Record again inside a ``no_grad`` region."""
 
-    def __init__(self) -> None:
-        self.previous = _mode.enabled
-        self.mode = True
-
-    def __enter__(self) -> None:
-        self.previous = _mode.enabled
-        _mode.enabled = True
+    mode = True

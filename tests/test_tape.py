@@ -424,3 +424,20 @@ def test_inplace_on_a_leaf_requiring_grad_is_refused_outside_no_grad():
     x = leaf([1.0, 2.0])
     with pytest.raises(RuntimeError, match=r"in-place operation.*mg.no_grad"):
         x[0] = 5.0
+
+
+def test_no_grad_and_enable_grad_work_as_bare_decorators():
+    x = leaf([1.0, 2.0])
+
+    @mg.no_grad
+    def frozen():
+        return x * 2
+
+    @mg.enable_grad
+    def recorded():
+        return x * 2
+
+    assert not frozen().requires_grad
+    with mg.no_grad():
+        assert recorded().requires_grad
+    assert mg.is_grad_enabled()
