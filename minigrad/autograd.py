@@ -97,7 +97,8 @@ def _modified_error(node: Node) -> RuntimeError:
 
 
 def _check_saved(node: Node) -> None:
-    """Values changed in place after this node saved them would give wrong gradients."""
+    """Refuse a released node, and values changed in place after this node saved them
+    (they would give wrong gradients)."""
     if node.args is None:
         raise RuntimeError(FREED_MESSAGE)
     if not writes:
@@ -195,7 +196,9 @@ def run_backward(outputs: list, grad_outputs: list, retain_graph: bool, create_g
     with grad_mode.set_grad_enabled(create_graph):
         while heap:
             _, node = heappop(heap)
-            g = collect(node)
+            g = pending.pop(id(node))
+            if type(g) is GradientSum:
+                g = g.total()
             if node.hooks:
                 g = _run_hooks(node.hooks, g, node.backend, create_graph)
             if captured is not None and id(node) in captured:
@@ -204,7 +207,8 @@ def run_backward(outputs: list, grad_outputs: list, retain_graph: bool, create_g
                 kept = node.retained()
                 if kept is not None:
                     _accumulate(kept, g, create_graph, handed_out)
-            _check_saved(node)
+            if node.args is None or writes:
+                _check_saved(node)
             prim = node.prim
             params = node.params
             if create_graph:
@@ -243,11 +247,14 @@ def run_backward(outputs: list, grad_outputs: list, retain_graph: bool, create_g
                 key = id(edge)
                 if key in pending:
                     receive(edge, pg)
-                else:  # the common case, inlined: a first contribution
+                elif type(edge) is Node:  # the common case, inlined: a first contribution
                     pending[key] = pg
-                    schedule(edge)
+                    heappush(heap, (-edge.seq, edge))
+                else:
+                    pending[key] = pg
+                    leaves.append(edge)
             if not retain_graph:
-                node.release()
+                node.args = node.saved = node.out = None  # release the saved values
 
         for t in leaves:
             g = collect(t)

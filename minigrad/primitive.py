@@ -90,12 +90,6 @@ class Node:
         self.hooks = None           # hooks registered on the (non-leaf) output tensor
         self.retained = None        # weakref to the output tensor after retain_grad()
 
-    def release(self) -> None:
-        """Free the saved values (what backward without retain_graph does)."""
-        self.args = None
-        self.saved = None
-        self.out = None
-
 
 @lru_cache(maxsize=4096)
 def _constant(value: float, dtype: Any, backend: Any) -> Any:
