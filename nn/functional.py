@@ -31,6 +31,8 @@ def linear(input: Tensor, weight: Tensor, bias: Optional[Tensor] = None) -> Tens
         raise ValueError(f"linear: input of shape {tuple(input.shape)} does not fit a weight of "
                          f"shape {tuple(weight.shape)} (expected last dimension "
                          f"{weight.shape[-1]})")
+    if bias is not None and input.ndim == 2:
+        return mg.addmm(bias, input, weight.T)  # one node: bias + input @ weight.T
     out = mg.matmul(input, weight.T)
     return out if bias is None else out + bias
 

@@ -29,24 +29,22 @@ StepHook = Callable[["RNNBase", int, int, int, mg.Tensor], None]
 # holds b_ih + b_hh; the GRU needs b_hh apart, inside r * (W_hn h + b_hn)).
 
 def _tanh_step(xg: mg.Tensor, state: State, w_hh_t: mg.Tensor, b_hh: Any) -> State:
-    return ((xg + state[0] @ w_hh_t).tanh(),)
+    return (mg.addmm(xg, state[0], w_hh_t).tanh(),)
 
 
 def _relu_step(xg: mg.Tensor, state: State, w_hh_t: mg.Tensor, b_hh: Any) -> State:
-    return ((xg + state[0] @ w_hh_t).relu(),)
+    return (mg.addmm(xg, state[0], w_hh_t).relu(),)
 
 
 def _lstm_step(xg: mg.Tensor, state: State, w_hh_t: mg.Tensor, b_hh: Any) -> State:
     h, c = state
-    return mg.lstm_cell(xg + h @ w_hh_t, c)  # the engine's fused i, f, g, o update
+    return mg.lstm_cell(mg.addmm(xg, h, w_hh_t), c)  # the engine's fused i, f, g, o update
 
 
 def _gru_step(xg: mg.Tensor, state: State, w_hh_t: mg.Tensor, b_hh: Any) -> State:
     h = state[0]
     n = h.shape[-1]
-    gh = h @ w_hh_t
-    if b_hh is not None:
-        gh = gh + b_hh
+    gh = h @ w_hh_t if b_hh is None else mg.addmm(b_hh, h, w_hh_t)
     rz = (xg + gh)[:, :2 * n].sigmoid()
     cand = (xg[:, 2 * n:] + rz[:, :n] * gh[:, 2 * n:]).tanh()
     return (cand + rz[:, n:] * (h - cand),)  # (1 - z) * n + z * h

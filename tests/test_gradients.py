@@ -280,6 +280,31 @@ def matmul_shapes(draw, max_side=4):
     }[kind]
 
 
+@st.composite
+def addmm_inputs(draw, max_side=3):
+    m, k, n = (draw(st.integers(1, max_side)) for _ in range(3))
+    bias_shape = draw(st.sampled_from([(m, n), (n,), (1, n), (m, 1), ()]))
+    return draw(values(bias_shape)), draw(values((m, k))), draw(values((k, n)))
+
+
+@given(addmm_inputs())
+def test_addmm(inputs):
+    c, a, b = inputs
+    np.testing.assert_allclose(mg.addmm(mg.tensor(c), mg.tensor(a), mg.tensor(b)).numpy(),
+                               c + a @ b, rtol=1e-12, atol=1e-12)
+    check(mg.addmm, c, a, b)
+
+
+@given(addmm_inputs(max_side=2))
+def test_gradgrad_addmm(inputs):
+    assert mg.gradgradcheck(mg.addmm, [leaf(x) for x in inputs])
+
+
+def test_addmm_names_both_shapes():
+    with pytest.raises(ValueError, match=r"addmm: needs matrices .* \(2, 3\) and \(4, 5\)"):
+        mg.addmm(mg.zeros(5), mg.zeros(2, 3), mg.zeros(4, 5))
+
+
 @given(matmul_shapes(), st.data())
 def test_matmul(shapes_, data):
     a = data.draw(values(shapes_[0]))
@@ -548,6 +573,7 @@ GRADIENT_TESTS = {
     "astype": test_astype,
     "copy": test_copy,
     "matmul": test_matmul,
+    "addmm": test_addmm,
     "sum": test_sum,
     "max": test_max,
     "min": test_min,

@@ -249,6 +249,13 @@ def _lstm_cell_case(data):
     return mg.lstm_cell, torch_cell, [gates, c]
 
 
+def _addmm_case(data):
+    m, k, n = (data.draw(st.integers(1, 3)) for _ in range(3))
+    bias_shape = data.draw(st.sampled_from([(m, n), (n,), (m, 1)]))
+    return (mg.addmm, torch.addmm,
+            [data.draw(values(bias_shape)), data.draw(values((m, k))), data.draw(values((k, n)))])
+
+
 def _to_backend_case(data):
     mg.register_backend("numpy_oracle", lambda: mg.backends.ArrayBackend("numpy_oracle",
                                                                          "cpu_oracle", np))
@@ -279,6 +286,7 @@ ORACLE = {
     "astype": _astype_case,
     "copy": _unary(mg.copy, torch.clone),
     "matmul": _matmul_case,
+    "addmm": _addmm_case,
     "sum": _reduction("sum", torch.sum),
     "max": _reduction("max", torch.amax, coarse),
     "min": _reduction("min", torch.amin, coarse),

@@ -7,7 +7,7 @@ Tensors (``create_graph=True``, so the rule itself is recorded).
 from .elementwise import (abs, add, astype, clip, copy, divide, erf, exp, log, maximum, minimum,
                           multiply, negative, power, relu, sigmoid, sqrt, subtract, tanh, where)
 from .indexing import as_index, getitem, index_add
-from .linalg import matmul
+from .linalg import addmm, matmul
 from .nondifferentiable import (argmax, argmin, argsort, ceil, equal, floor, greater,
                                 greater_equal, isfinite, isinf, isnan, less, less_equal,
                                 logical_and, logical_not, logical_or, not_equal, round, sign)
@@ -25,5 +25,5 @@ __all__ = [
     "less_equal", "logical_and", "logical_not", "logical_or", "not_equal", "round", "sign",
     "logsumexp", "max", "mean", "min", "std", "sum", "var", "broadcast_to", "concatenate",
     "expand_dims", "flatten", "moveaxis", "pad", "reshape", "split", "squeeze", "stack",
-    "swapaxes", "transpose", "to_backend", "lstm_cell",
+    "swapaxes", "transpose", "to_backend", "lstm_cell", "addmm",
 ]

@@ -49,3 +49,38 @@ def matmul(a: Any, b: Any) -> Any:
         raise ValueError(f"matmul: shapes {a_shape} and {b_shape} are not aligned "
                          f"({k_a} != {k_b})")
     return _matmul(a, b)
+
+
+def _addmm_forward(xp, c, a, b):
+    out = xp.matmul(a, b)
+    if out.dtype == xp.result_type(out, c):
+        out += c  # the product is a fresh array: add the bias in place
+        return out
+    return out + c
+
+
+def _addmm_grad_a(xp, g, y, c, a, b):
+    return xp.matmul(g, b.T)
+
+
+def _addmm_grad_b(xp, g, y, c, a, b):
+    return xp.matmul(a.T, g)
+
+
+def _accumulate_addmm_weight(total, g, y, c, a, b):
+    return _accumulate_weight(total, g, y, a, b)
+
+
+_addmm = primitive("addmm", _addmm_forward, lambda xp, g, y, c, a, b: g, _addmm_grad_a,
+                   _addmm_grad_b, saves=(1, 2), saves_output=False)
+_addmm.accumulators = {2: _accumulate_addmm_weight}
+
+
+def addmm(input: Any, mat1: Any, mat2: Any) -> Any:
+    """``input + mat1 @ mat2`` for 2-d ``mat1`` (m, k) and ``mat2`` (k, n), ``input``
+    broadcastable to (m, n): one node and one temporary instead of two (as torch.addmm)."""
+    a_shape, b_shape = tuple(getattr(mat1, "shape", ())), tuple(getattr(mat2, "shape", ()))
+    if len(a_shape) != 2 or len(b_shape) != 2 or a_shape[1] != b_shape[0]:
+        raise ValueError(f"addmm: needs matrices (m, k) and (k, n), got shapes {a_shape} and "
+                         f"{b_shape}")
+    return _addmm(input, mat1, mat2)
