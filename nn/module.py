@@ -220,7 +220,9 @@ class Module:
 
     # -- calling and printing ------------------------------------------------------------
     def forward(self, *args: Any, **kwargs: Any) -> Any:
-        raise NotImplementedError(f"{type(self).__name__} must define forward()")
+        """What calling the module computes; every layer defines its own."""
+        raise TypeError(f"{type(self).__name__} is a Module without a forward() method: "
+                        "define forward() in the subclass to make it callable")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.forward(*args, **kwargs)

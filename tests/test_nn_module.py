@@ -203,3 +203,11 @@ def test_assignment_errors():
 
     with pytest.raises(AttributeError, match="before Module.__init__"):
         Early()
+
+
+def test_calling_a_module_without_forward_says_what_to_define():
+    class Holder(nn.Module):
+        pass
+
+    with pytest.raises(TypeError, match=r"Holder is a Module without a forward\(\) method"):
+        Holder()(1)
