@@ -1,7 +1,6 @@
 """Conv2d: a learned 2-d cross-correlation over (N, C, H, W) images."""
 from __future__ import annotations
 
-import math
 from typing import Any, Union
 
 import minigrad as mg
@@ -44,11 +43,7 @@ class Conv2d(Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            fan_in = self.weight.size // self.weight.shape[0]
-            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0.0
-            init.uniform_(self.bias, -bound, bound)
+        init.affine_default_(self.weight, self.bias)
 
     def forward(self, input: mg.Tensor) -> mg.Tensor:
         return F.conv2d(input, self.weight, self.bias, self.stride, self.padding,

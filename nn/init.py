@@ -16,6 +16,7 @@ import minigrad as mg
 __all__ = [
     "calculate_gain", "uniform_", "normal_", "constant_", "zeros_", "ones_",
     "xavier_uniform_", "xavier_normal_", "kaiming_uniform_", "kaiming_normal_", "orthogonal_",
+    "affine_default_",
 ]
 
 Tensor = mg.Tensor
@@ -109,6 +110,16 @@ def kaiming_uniform_(tensor: Tensor, a: float = 0.0, mode: str = "fan_in",
     fan = _fan(tensor, mode)
     bound = math.sqrt(3.0) * calculate_gain(nonlinearity, a) / math.sqrt(fan) if fan else 0.0
     return uniform_(tensor, -bound, bound)
+
+
+def affine_default_(weight: Tensor, bias: Optional[Tensor]) -> None:
+    """PyTorch's default for Linear and Conv layers: weight and bias both uniform in
+    (-1/sqrt(fan_in), 1/sqrt(fan_in)), fan_in from the weight."""
+    kaiming_uniform_(weight, a=math.sqrt(5))
+    if bias is not None:
+        fan_in = _fan(weight, "fan_in")
+        bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0.0
+        uniform_(bias, -bound, bound)
 
 
 def kaiming_normal_(tensor: Tensor, a: float = 0.0, mode: str = "fan_in",

@@ -1,7 +1,6 @@
 """Linear (an affine map) and Identity (a placeholder that passes its input through)."""
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import minigrad as mg
@@ -41,10 +40,7 @@ class Linear(Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            bound = 1 / math.sqrt(self.in_features) if self.in_features > 0 else 0.0
-            init.uniform_(self.bias, -bound, bound)
+        init.affine_default_(self.weight, self.bias)
 
     def forward(self, input: mg.Tensor) -> mg.Tensor:
         return F.linear(input, self.weight, self.bias)
