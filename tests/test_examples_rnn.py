@@ -17,6 +17,8 @@ BACKEND = os.environ.get("MINIGRAD_BACKEND", "numpy")
 
 
 def load_example(name: str):
+    if str(EXAMPLES) not in sys.path:  # examples import their shared helpers by name
+        sys.path.insert(0, str(EXAMPLES))
     spec = importlib.util.spec_from_file_location(f"example_{name}", EXAMPLES / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
