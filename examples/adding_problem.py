@@ -190,6 +190,21 @@ def run_models(args: argparse.Namespace,
     return results
 
 
+def run_and_report(args: argparse.Namespace, builders: dict[str, Callable[[], nn.Module]],
+                   figure_name: str, title: str) -> dict:
+    """Train every model, print the table and save the curves under ``args.out``."""
+    print(f"adding problem: T={args.seq_len}, hidden {args.hidden}, {args.steps} steps of "
+          f"batch {args.batch}, Adam lr {args.lr}, clip {args.clip}; baseline MSE {BASELINE:.3f}")
+    results = run_models(args, builders)
+    print(report(results))
+    out = pathlib.Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    figure = out / figure_name
+    plot_curves({k: v[0] for k, v in results.items()}, figure, title)
+    print(f"curves: {figure}")
+    return results
+
+
 def main(argv: Optional[list[str]] = None) -> int:
     """Train the chosen models, print the table, save the curves; last line: the headline."""
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
@@ -205,17 +220,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     builders = {name: (lambda name=name: Regressor(build_layer(name, args.hidden,
                                                                args.forget_bias), args.hidden))
                 for name in args.models}
-    print(f"adding problem: T={args.seq_len}, hidden {args.hidden}, {args.steps} steps of "
-          f"batch {args.batch}, Adam lr {args.lr}, clip {args.clip}; baseline MSE {BASELINE:.3f}")
-    results = run_models(args, builders)
-    print(report(results))
-
-    out = pathlib.Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    figure = out / "adding_problem.png"
-    plot_curves({k: v[0] for k, v in results.items()}, figure,
-                f"adding problem, T = {args.seq_len}")
-    print(f"curves: {figure}")
+    results = run_and_report(args, builders, "adding_problem.png",
+                             f"adding problem, T = {args.seq_len}")
     print("final test MSE " + ", ".join(f"{k} {v[0][-1][1]:.4f}" for k, v in results.items())
           + f" (baseline {BASELINE:.3f})")
     return 0

@@ -30,7 +30,7 @@ import minigrad.nn as nn
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 from adding_problem import (BASELINE, LAYERS, Regressor, add_common_args,  # noqa: E402
-                            apply_quick, plot_curves, report, run_models)
+                            apply_quick, run_and_report)
 
 
 class MUT1Cell(nn.Module):
@@ -113,17 +113,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     builders.update({name: (lambda layer=LAYERS[name]: Regressor(layer(2, args.hidden),
                                                                  args.hidden))
                      for name in args.compare})
-    print(f"adding problem: T={args.seq_len}, hidden {args.hidden}, {args.steps} steps of "
-          f"batch {args.batch}, Adam lr {args.lr}, clip {args.clip}; baseline MSE {BASELINE:.3f}")
-    results = run_models(args, builders)
-    print(report(results))
-
-    out = pathlib.Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    figure = out / "custom_cell.png"
-    plot_curves({k: v[0] for k, v in results.items()}, figure,
-                f"MUT1 on the adding problem, T = {args.seq_len}")
-    print(f"curves: {figure}")
+    results = run_and_report(args, builders, "custom_cell.png",
+                             f"MUT1 on the adding problem, T = {args.seq_len}")
     print(f"MUT1 final test MSE {results['mut1'][0][-1][1]:.4f} (baseline {BASELINE:.3f})")
     return 0
 
