@@ -16,7 +16,7 @@ from .numpy_backend import make_numpy_backend
 
 __all__ = [
     "ArrayBackend", "register_backend", "get_backend", "set_backend", "use_backend",
-    "current_backend", "backend_for_device", "available_backends", "is_basic_index",
+    "current_backend", "available_backends", "is_basic_index",
 ]
 
 _factories: dict[str, Callable[[], ArrayBackend]] = {}
@@ -59,10 +59,6 @@ def get_backend(name: Union[str, ArrayBackend]) -> ArrayBackend:
     if key not in _instances:
         _instances[key] = _factories[key]()
     return _instances[key]
-
-
-def backend_for_device(device: Union[str, ArrayBackend]) -> ArrayBackend:
-    return get_backend(device)
 
 
 def current_backend() -> ArrayBackend:

@@ -40,6 +40,7 @@ class ArrayBackend:
         for fn in ARRAY_FUNCTIONS:
             setattr(self, fn, getattr(xp, fn))
         self.ndarray = xp.ndarray
+        self._errstate = getattr(xp, "errstate", None)  # NumPy's floating-point warning switch
         self._rng = numpy.random.default_rng()
 
     def __repr__(self) -> str:
@@ -77,7 +78,7 @@ class ArrayBackend:
         return self.xp.reciprocal(out, out=out)
 
     def _overflow_is_fine(self) -> Any:
-        errstate = getattr(self.xp, "errstate", None)
+        errstate = self._errstate
         return errstate(over="ignore") if errstate is not None else contextlib.nullcontext()
 
     def erf(self, x: Any) -> Any:
