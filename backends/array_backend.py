@@ -13,6 +13,8 @@ from typing import Any, Sequence
 
 import numpy
 
+from minigrad.device import backend_device
+
 # Functions the engine's forward passes and gradient rules take straight from the
 # array module. ``minigrad.ops`` exposes the same names for Tensors, which is what
 # lets one gradient rule run on raw arrays or, for higher-order gradients, on Tensors.
@@ -26,7 +28,8 @@ ARRAY_FUNCTIONS = (
     "triu", "log1p", "expm1", "sin", "cos", "floor", "ceil", "round",
     "less", "less_equal", "greater", "greater_equal", "equal", "not_equal",
     "logical_and", "logical_or", "logical_not", "isnan", "isinf", "multiply", "add",
-    "result_type",
+    "result_type", "tan", "arctan", "arcsin", "arccos", "sinh", "cosh", "reciprocal",
+    "cumprod", "prod", "flip", "roll", "take_along_axis", "diagonal",
 )
 
 
@@ -35,7 +38,7 @@ class ArrayBackend:
 
     def __init__(self, name: str, device: str, xp: Any) -> None:
         self.name = name
-        self.device = device
+        self.device = backend_device(device)  # a str with PyTorch's .type and .index
         self.xp = xp
         for fn in ARRAY_FUNCTIONS:
             setattr(self, fn, getattr(xp, fn))
@@ -106,6 +109,30 @@ class ArrayBackend:
             self.xp.add.at(out, index, values)
         return out
 
+    def add_along_axis(self, shape: Sequence[int], indices: Any, values: Any,
+                       axis: int) -> Any:
+        """zeros(shape) with values[i] added where indices[i] points along ``axis``
+        (PyTorch's scatter_add onto zeros: repeated indices accumulate; ``indices``, of
+        ``values``' shape, may be shorter than ``shape`` in the other axes too)."""
+        out = self.xp.zeros(shape, dtype=values.dtype)
+        self.xp.add.at(out, self._along_axis(indices, axis), values)
+        return out
+
+    def scatter(self, x: Any, axis: int, indices: Any, src: Any) -> Any:
+        """A copy of ``x`` with src[i] written where indices[i] points along ``axis``
+        (PyTorch's scatter; ``src`` has ``indices``' shape or is a scalar)."""
+        out = x.copy()
+        out[self._along_axis(indices, axis)] = src
+        return out
+
+    def _along_axis(self, indices: Any, axis: int) -> tuple:
+        """The advanced index reaching, for each entry of ``indices``, the element it
+        names along ``axis`` and its own position along every other axis."""
+        last = indices.ndim - 1
+        return tuple(indices if d == axis else
+                     self.xp.arange(n).reshape((1,) * d + (n,) + (1,) * (last - d))
+                     for d, n in enumerate(indices.shape))
+
     # -- random numbers --------------------------------------------------------
     # Drawn on the host by NumPy's generator and moved to the device: the same seed
     # gives the same numbers on every backend, and the state can be saved (CuPy's
@@ -122,13 +149,49 @@ class ArrayBackend:
 
     def random(self, shape: Sequence[int], dtype: Any) -> Any:
         """Uniform samples in [0, 1)."""
+        if numpy.dtype(dtype) == numpy.float16:
+            # NumPy draws only float32/64, and rounding those to float16 can give 1.0:
+            # draw the 2**11 evenly spaced float16 values of [0, 1) instead.
+            steps = self._rng.integers(0, 2 ** 11, size=tuple(shape), dtype=numpy.int16)
+            return self.from_numpy(steps.astype(numpy.float16) * numpy.float16(2 ** -11))
         return self.from_numpy(self._rng.random(tuple(shape), dtype=dtype))
 
     def randn(self, shape: Sequence[int], dtype: Any) -> Any:
+        if numpy.dtype(dtype) == numpy.float16:  # NumPy draws only float32/64
+            draws = self._rng.standard_normal(tuple(shape), dtype=numpy.float32)
+            return self.from_numpy(draws.astype(numpy.float16))
         return self.from_numpy(self._rng.standard_normal(tuple(shape), dtype=dtype))
 
     def randint(self, low: int, high: int, shape: Sequence[int], dtype: Any) -> Any:
-        return self.from_numpy(self._rng.integers(low, high, size=tuple(shape), dtype=dtype))
+        """Integers in [low, high), in any dtype (floats hold the integers drawn)."""
+        dtype = numpy.dtype(dtype)
+        draw_as = numpy.int64 if dtype.kind in "fc" else dtype
+        draws = self._rng.integers(low, high, size=tuple(shape), dtype=draw_as)
+        return self.from_numpy(draws.astype(dtype, copy=False))
+
+    def permutation(self, n: int, dtype: Any) -> Any:
+        """A random order of 0 .. n-1."""
+        return self.from_numpy(self._rng.permutation(n).astype(dtype, copy=False))
+
+    def multinomial(self, weights: numpy.ndarray, num_samples: int, replacement: bool) -> Any:
+        """Category indices drawn from each row of a host (rows, k) array of valid weights.
+
+        With replacement: inverse CDF. Without: each category gets an exponential clock
+        of rate equal to its weight; the order in which the clocks ring is the order of
+        drawing one at a time and renormalising (zero weights never ring)."""
+        rows, k = weights.shape
+        if replacement:
+            cdf = numpy.cumsum(weights, axis=1)
+            cdf /= cdf[:, -1:]  # the last nonzero category and all after it reach exactly 1
+            u = self._rng.random((rows, num_samples))
+            picks = numpy.empty((rows, num_samples), dtype=numpy.int64)
+            for r in range(rows):  # NumPy's searchsorted takes one sorted row at a time
+                picks[r] = numpy.searchsorted(cdf[r], u[r], side="right")
+        else:
+            with numpy.errstate(divide="ignore", invalid="ignore"):  # zero weight: never
+                clocks = self._rng.standard_exponential((rows, k)) / weights
+            picks = numpy.argsort(clocks, axis=1, kind="stable")[:, :num_samples]
+        return self.from_numpy(picks.astype(numpy.int64, copy=False))
 
 
 def is_basic_index(index: Any) -> bool:

@@ -180,7 +180,7 @@ def run_models(args: argparse.Namespace,
     for name, build in builders.items():
         mg.manual_seed(args.seed)
         model = build()
-        params = sum(p.size for p in model.parameters())
+        params = sum(p.numel() for p in model.parameters())
         start = time.perf_counter()
         history = train(model, args.steps, args.seq_len, args.batch, args.lr, args.clip,
                         test, args.eval_every, np.random.default_rng(args.seed), name)

@@ -290,7 +290,7 @@ def main(argv: Optional[list] = None) -> float:
         state = unpack_state(ckpt["state"])
         print(f"resumed from {args.checkpoint} at step {step}", flush=True)
 
-    n_params = sum(p.size for p in model.parameters())
+    n_params = sum(p.numel() for p in model.parameters())
     print(f"{args.cell} {args.layers}x{args.hidden}, embedding {args.embed}: "
           f"{n_params:,} parameters; backend {args.backend}", flush=True)
 

@@ -102,7 +102,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     mg.set_backend(args.backend)
     mg.manual_seed(args.seed)
 
-    n_weights = sum(w.size for w in MUT1Cell(4).parameters())
+    n_weights = sum(w.numel() for w in MUT1Cell(4).parameters())
     ok = check_gradients()
     print(f"gradcheck MUT1 (float64, 3 unrolled steps, inputs + state + {n_weights} weights): "
           f"{'passed' if ok else 'FAILED'}")

@@ -166,8 +166,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     ft_acc = accuracy(model, mirrored_test, y_test)
     moved = max(float(np.abs(p.numpy() - frozen[name]).max())
                 for name, p in model.features.named_parameters())
-    trainable = sum(p.size for p in model.parameters() if p.requires_grad)
-    total = sum(p.size for p in model.parameters())
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    total = sum(p.numel() for p in model.parameters())
     print(f"fine-tuning: conv layers frozen, new head ({trainable} of {total} parameters "
           f"trainable), {args.finetune_epochs} epochs in {time.perf_counter() - ft_start:.1f}s")
     print(f"mirrored test digits: {100 * before:.2f}% with the original head, "

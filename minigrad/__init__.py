@@ -4,42 +4,47 @@
     x = mg.tensor([1.0, 2.0], requires_grad=True)
     (x * x).sum().backward()
     x.grad  # tensor([2., 4.])
-"""
-import numpy as _numpy
 
+The ``mg.*`` functions and Tensor methods have PyTorch's names and meanings (see
+:mod:`minigrad.functions`); ``minigrad.ops`` holds the NumPy-named operations that
+gradient rules are written in.
+"""
 from . import backends
 from .autograd import backward, grad
 from .backends import current_backend, get_backend, register_backend, set_backend, use_backend
-from .creation import (arange, empty, eye, full, full_like, get_rng_state, linspace, manual_seed,
-                       normal, ones, set_rng_state,
-                       ones_like, rand, rand_like, randint, randn, randn_like, randperm, uniform,
-                       zeros, zeros_like)
-from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from .creation import *  # noqa: F401,F403  (factories and random numbers)
+from .creation import __all__ as _creation_all
+from .device import device
+from .dtypes import (bool_, complex64, complex128, double, float16, float32, float64,
+                     get_default_dtype, half, int8, int16, int32, int64, long,
+                     set_default_dtype, uint8)
+from .grad_mode import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck
-from .ops import *  # noqa: F401,F403  (every operation under NumPy's name)
+from .ops import *  # noqa: F401,F403  (the NumPy-named operations ...)
 from .ops import __all__ as _ops_all
+from .functions import *  # noqa: F401,F403  (... and PyTorch's meanings where names collide)
+from .functions import __all__ as _functions_all
 from .primitive import REGISTRY as primitives
 from .serialization import *  # noqa: F401,F403  (save / load)
+from .size import Size
 from .tensor import RemovableHandle, Tensor, tensor
+from . import tensor_methods
 
-float16 = _numpy.dtype("float16")
-float32 = _numpy.dtype("float32")
-float64 = _numpy.dtype("float64")
-int32 = _numpy.dtype("int32")
-int64 = _numpy.dtype("int64")
-bool_ = _numpy.dtype("bool")
+tensor_methods.bind_methods()
+
+# PyTorch's dtype names that shadow Python's builtins: set here, never used in this file.
+from .dtypes import bool, float, int  # noqa: E402,A001
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "Tensor", "tensor", "RemovableHandle", "backward", "grad", "no_grad", "enable_grad", "set_grad_enabled",
-    "is_grad_enabled", "gradcheck", "gradgradcheck", "GradcheckError", "primitives",
-    "backends", "current_backend", "get_backend", "register_backend", "set_backend",
-    "use_backend", "arange", "empty", "eye", "full", "full_like", "get_rng_state", "linspace", "manual_seed",
-    "set_rng_state",
-    "normal", "ones", "ones_like", "rand", "rand_like", "randint", "randn", "randn_like",
-    "randperm", "uniform", "zeros", "zeros_like", "float16", "float32", "float64", "int32",
-    "int64", "bool_",
-] + [name for name in _ops_all if name not in ("as_index",)]
+__all__ = sorted(set(
+    ["Tensor", "tensor", "RemovableHandle", "Size", "device", "backward", "grad", "no_grad",
+     "enable_grad", "inference_mode", "set_grad_enabled", "is_grad_enabled", "gradcheck",
+     "gradgradcheck", "GradcheckError", "primitives", "backends", "current_backend",
+     "get_backend", "register_backend", "set_backend", "use_backend", "float16", "half",
+     "float32", "float", "float64", "double", "complex64", "complex128", "int8", "int16",
+     "int32", "int", "int64", "long", "uint8", "bool", "bool_", "get_default_dtype",
+     "set_default_dtype", "autograd", "cuda", "nn", "optim"]
+    + list(_creation_all) + [n for n in _ops_all if n != "as_index"] + list(_functions_all)))
 
-from . import nn, optim  # noqa: E402  (built on the names above)
+from . import autograd, cuda, nn, optim  # noqa: E402  (built on the names above)

@@ -20,7 +20,8 @@ def is_grad_enabled() -> bool:
 
 
 class set_grad_enabled:
-    """Turn recording on or off; usable as a call, a context manager or a decorator."""
+    """Turn recording on or off; usable as a call, a context manager or a decorator
+    (as a decorator it changes nothing until the decorated function runs)."""
 
     def __init__(self, mode: bool) -> None:
         self.previous = _mode.enabled
@@ -34,6 +35,7 @@ class set_grad_enabled:
         _mode.enabled = self.previous
 
     def __call__(self, func: F) -> F:
+        _mode.enabled = self.previous  # undo the call in __init__: only the function runs in mode
         mode = self.mode
 
         @functools.wraps(func)
@@ -78,3 +80,23 @@ class enable_grad(_Switch):
     """Record again inside a ``no_grad`` region."""
 
     mode = True
+
+
+class inference_mode(set_grad_enabled):
+    """PyTorch's ``inference_mode``: here exactly ``no_grad`` (or, with ``mode=False``,
+    ``enable_grad``). PyTorch also skips version counting inside it for speed; minigrad's
+    ``no_grad`` already records nothing, and tensors made inside stay usable outside.
+    ``with inference_mode():``, ``@inference_mode()`` or a bare ``@inference_mode``."""
+
+    def __new__(cls, mode: Any = True) -> Any:
+        if callable(mode):  # used as a bare decorator
+            return cls()(mode)
+        return super().__new__(cls)
+
+    def __init__(self, mode: bool = True) -> None:
+        self.previous = _mode.enabled
+        self.mode = not mode
+
+    def __enter__(self) -> None:
+        self.previous = _mode.enabled
+        _mode.enabled = self.mode

@@ -7,6 +7,10 @@ array module when backward records nothing (fast, no Tensor objects), or
 ``minigrad.ops`` when ``create_graph=True``, so the very same rule is recorded
 on the tape and can be differentiated again. Broadcasting is undone centrally
 by the tape (:func:`minigrad.autograd.unbroadcast`), never in a rule.
+
+A recorded :class:`Node` is also what ``Tensor.grad_fn`` shows: named after its
+primitive (``multiply`` -> ``MultiplyBackward``), with ``next_functions`` as in
+PyTorch; a leaf appears there as an :class:`AccumulateGrad`.
 """
 from __future__ import annotations
 
@@ -25,7 +29,7 @@ REGISTRY: dict[str, "Primitive"] = {}
 # One clock orders the tape and stamps in-place changes: a node records the time it
 # was made, and an in-place write records the time it happened against the array that
 # owns the memory written (views included), so "changed after it was saved" is a
-# comparison of two times (see autograd._check_saved).
+# comparison of two times (see autograd.engine._check_saved).
 clock = count(1)
 writes: dict = {}  # id(memory-owning array) -> clock time of its latest in-place write
 
@@ -73,7 +77,9 @@ class Node:
     """
 
     __slots__ = ("prim", "edges", "args", "saved", "out", "params", "seq", "shape", "dtype",
-                 "backend", "hooks", "retained")
+                 "backend", "hooks", "retained",
+                 "trace",         # forward stack, set only under anomaly detection
+                 "__weakref__")   # a Function's ctx refers back to its node weakly
 
     def __init__(self, prim: "Primitive", edges: tuple, args: Any, saved: Any, out: Any,
                  params: dict, backend: Any, shape: tuple, dtype: Any) -> None:
@@ -89,6 +95,58 @@ class Node:
         self.backend = backend
         self.hooks = None           # hooks registered on the (non-leaf) output tensor
         self.retained = None        # weakref to the output tensor after retain_grad()
+
+    # -- the grad_fn view (PyTorch's names) ------------------------------------------
+    def _presented(self) -> tuple:
+        """(node, output number) as users see it: the output of a multi-output Function
+        is shown as the Function's node itself, as PyTorch does."""
+        if self.prim.selects_output:
+            return self.edges[0], self.params["index"]
+        return self, 0
+
+    def name(self) -> str:
+        """``MultiplyBackward`` for the primitive ``multiply``; ``MyFnBackward`` for a
+        ``mg.autograd.Function`` subclass ``MyFn``."""
+        return self._presented()[0].prim.node_name
+
+    @property
+    def next_functions(self) -> tuple:
+        """Per input, ``(grad_fn, output number)``: the Node that made it, an
+        :class:`AccumulateGrad` for a leaf that requires grad, or None."""
+        result = []
+        for edge in self._presented()[0].edges:
+            if edge is None:
+                result.append((None, 0))
+            elif type(edge) is Node:
+                result.append(edge._presented())
+            else:
+                result.append((AccumulateGrad(edge), 0))
+        return tuple(result)
+
+    def __repr__(self) -> str:
+        return f"<{self.name()} object at {id(self):#x}>"
+
+
+class AccumulateGrad:
+    """A leaf in ``next_functions``: its gradient is accumulated into ``variable.grad``."""
+
+    __slots__ = ("variable",)
+    next_functions: tuple = ()
+
+    def __init__(self, variable: "Tensor") -> None:
+        self.variable = variable
+
+    def name(self) -> str:
+        return "AccumulateGrad"
+
+    def __eq__(self, other: Any) -> bool:
+        return type(other) is AccumulateGrad and other.variable is self.variable
+
+    def __hash__(self) -> int:
+        return id(self.variable)
+
+    def __repr__(self) -> str:
+        return f"<AccumulateGrad object at {id(self):#x}>"
 
 
 @lru_cache(maxsize=4096)
@@ -107,6 +165,7 @@ class Primitive:
     """
 
     moves_device = False  # True only for the transfer primitive: output on params["target"]
+    selects_output = False  # True only for the node picking one output of a Function
     # Optional fast paths for plain backward: {input index: fn(gradient_sum, g, out, *args,
     # **params) -> bool} adding the contribution straight into a GradientSum (see there).
     accumulators: Optional[dict] = None
@@ -115,10 +174,12 @@ class Primitive:
                  vjps: Optional[Sequence[Optional[Rule]]] = None,
                  vjp_all: Optional[Rule] = None, vjp_joint: Optional[Rule] = None,
                  saves: Optional[Sequence[int]] = None,
-                 saves_output: bool = True, saves_shapes: bool = False) -> None:
-        if name in REGISTRY:
+                 saves_output: bool = True, saves_shapes: bool = False,
+                 register: bool = True) -> None:
+        if register and name in REGISTRY:
             raise ValueError(f"primitive {name!r} is already registered")
         self.name = name
+        self.node_name = "".join(part.capitalize() for part in name.split("_")) + "Backward"
         self.forward = forward
         self.vjps = tuple(vjps) if vjps is not None else None
         self.vjp_all = vjp_all      # variadic primitives: one rule, told which input
@@ -130,7 +191,8 @@ class Primitive:
         self._keeps_all = saves is None or (
             arity is not None and self.saves.issuperset(range(arity)))
         self._keeps_none = saves is not None and not saves and not saves_shapes
-        REGISTRY[name] = self
+        if register:  # unregistered: mg.autograd.Function's, which need no gradient test here
+            REGISTRY[name] = self
 
     def __repr__(self) -> str:
         return f"<minigrad primitive {self.name}>"
@@ -199,6 +261,8 @@ class Primitive:
         if needs_grad and grad_mode._mode.enabled:
             t._requires_grad = True
             t._node = self._record(inputs, args, edges, t._data, params, t._backend)
+            if anomaly_mode.enabled:
+                t._node.trace = forward_trace()
         return t
 
 
@@ -229,3 +293,4 @@ def variadic_primitive(name: str, forward: Callable[..., Any], vjp: Rule,
 
 
 from .tensor import Tensor, tensor  # noqa: E402  (Tensor methods call primitives)
+from .autograd.anomaly import anomaly_mode, forward_trace  # noqa: E402

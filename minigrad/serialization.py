@@ -1,57 +1,162 @@
-"""``mg.save`` / ``mg.load``: state dicts in a NumPy ``.npz`` file, written atomically.
+"""``mg.save`` / ``mg.load``: checkpoints in a NumPy ``.npz`` file, written atomically.
 
-The file holds one array per tensor plus a JSON description of the nested structure
-(dicts with their key types, lists, tuples, numbers, strings, bools, None), so loading
-never unpickles anything. Saving writes a temporary file beside the target, flushes and
-fsyncs it, then renames it over the target: a crash mid-save leaves the previous
-checkpoint untouched.
+A state dict (tensors, arrays, numbers, strings, bools, None, and dicts/lists/tuples of
+them) is stored as one array per tensor plus a JSON description of the nested structure
+(format version 1), so loading it never unpickles anything. Any other object (a whole
+module, an optimizer, a set, ...) is pickled, as one pickle so that shared objects stay
+shared, into a byte array of the archive (version 2); loading that runs arbitrary code, so
+``mg.load`` refuses it unless called with ``weights_only=False``, as PyTorch >= 2.6 does.
+
+Given a path, saving writes a temporary file beside the target, flushes and fsyncs it,
+then renames it over the target: a crash mid-save leaves the previous checkpoint
+untouched. Given a binary file object, it writes there (atomicity is then the caller's).
 """
 from __future__ import annotations
 
+import functools
+import io
 import json
 import os
+import pickle
 import secrets
 from collections import OrderedDict
-from typing import Any, Mapping, Optional, Union
+from typing import IO, Any, Mapping, Optional, Union
 
 import numpy as np
 
+from . import pickling
+from .backends import ArrayBackend
 from .tensor import Tensor, tensor
 
 __all__ = ["save", "load"]
 
 PathLike = Union[str, "os.PathLike[str]"]
+FileLike = Union[PathLike, IO[bytes]]
+Device = Union[str, ArrayBackend]
 
 _FORMAT = "minigrad-checkpoint"
-_VERSION = 1
+_STATE_DICT, _PICKLED = 1, 2  # format versions: pickle-free, or one pickled object
 _HEADER = "__minigrad__"
+_PICKLE = "pickle"
 _KEY_TYPES = (str, int, float, bool, type(None))
 
 
-def save(obj: Any, path: PathLike) -> None:
-    """Write ``obj`` (a state dict: nested dicts/lists/tuples of tensors, NumPy arrays,
-    numbers, strings, bools and None) to exactly ``path``, atomically."""
+class _NotStateDict(Exception):
+    """Raised by ``_encode`` at the first value the pickle-free encoding cannot hold;
+    its message says where and what that value is."""
+
+
+def save(obj: Any, f: FileLike) -> None:
+    """Write ``obj`` to exactly the path ``f`` (atomically) or to the binary file object
+    ``f``. A state dict (nested dicts/lists/tuples of tensors, NumPy arrays, numbers,
+    strings, bools and None) is stored without pickle; anything else is pickled whole."""
     arrays: dict[str, np.ndarray] = {}
-    header = {"format": _FORMAT, "version": _VERSION, "object": _encode(obj, arrays, "obj")}
+    try:
+        header = {"format": _FORMAT, "version": _STATE_DICT,
+                  "object": _encode(obj, arrays, "obj")}
+    except _NotStateDict as reason:
+        arrays = {_PICKLE: np.frombuffer(_pickle(obj, reason), dtype=np.uint8)}
+        kind = type(obj)
+        header = {"format": _FORMAT, "version": _PICKLED, "pickle": _PICKLE,
+                  "type": f"{kind.__module__}.{kind.__qualname__}"}
     text = json.dumps(header, allow_nan=True)
     arrays[_HEADER] = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
-    _write_atomically(os.fspath(path), arrays)
+    if _is_path(f):
+        _write_atomically(os.fspath(f), arrays)
+    elif callable(getattr(f, "write", None)):
+        np.savez(f, allow_pickle=False, **arrays)
+    else:
+        raise TypeError(f"mg.save needs a path or a binary file object with write(), "
+                        f"got a {type(f).__name__}")
 
 
-def load(path: PathLike, device: Optional[str] = None) -> Any:
-    """Read what ``save`` wrote. Tensors land on ``device`` (default: the active backend);
-    NumPy arrays saved as such come back as NumPy arrays."""
-    path = os.fspath(path)
-    archive = np.load(path, allow_pickle=False)
+def load(f: FileLike, device: Optional[Device] = None, *, map_location: Optional[Device] = None,
+         weights_only: bool = True) -> Any:
+    """Read what ``save`` wrote, from a path or a binary file object. Tensors land on
+    ``device`` (PyTorch's name: ``map_location``; default: the active backend, or for a
+    pickled object the backend each tensor was saved from); NumPy arrays saved as such
+    come back as NumPy arrays. An archive holding a pickled object loads only with
+    ``weights_only=False``: unpickling can run arbitrary code, so do it only for files
+    you trust."""
+    device = _one_device(device, map_location)
+    if _is_path(f):
+        source, name = os.fspath(f), repr(os.fspath(f))
+    elif callable(getattr(f, "read", None)):
+        name = repr(f.name) if hasattr(f, "name") else f"the {type(f).__name__} object"
+        source = f if _seekable(f) else io.BytesIO(f.read())  # zip reading needs seek()
+    else:
+        raise TypeError(f"mg.load needs a path or a binary file object with read(), "
+                        f"got a {type(f).__name__}")
+    archive = np.load(source, allow_pickle=False)
     if not isinstance(archive, np.lib.npyio.NpzFile) or _HEADER not in archive.files:
-        raise ValueError(f"{path!r} is not a minigrad checkpoint (no {_HEADER!r} entry); "
+        raise ValueError(f"{name} is not a minigrad checkpoint (no {_HEADER!r} entry); "
                          "it was not written by mg.save")
     with archive:
         header = json.loads(archive[_HEADER].tobytes().decode("utf-8"))
-        if header.get("format") != _FORMAT or header.get("version") != _VERSION:
-            raise ValueError(f"{path!r}: unsupported checkpoint format "
-                             f"{header.get('format')!r} version {header.get('version')!r}")
-        return _decode(header["object"], archive, device)
+        version = header.get("version")
+        if header.get("format") != _FORMAT or version not in (_STATE_DICT, _PICKLED):
+            raise ValueError(f"{name}: unsupported checkpoint format "
+                             f"{header.get('format')!r} version {version!r}")
+        if version == _STATE_DICT:
+            return _decode(header["object"], archive, device)
+        if weights_only:
+            raise pickle.UnpicklingError(
+                f"mg.load: {name} holds arbitrary Python objects (a pickled "
+                f"{header.get('type', 'object')}), and unpickling can run arbitrary code, so "
+                "weights_only=True (the default) refuses it. If you trust the source of this "
+                "file, load it with mg.load(..., weights_only=False). (A state dict, e.g. "
+                "model.state_dict(), saves without pickle and loads with weights_only=True.)")
+        stream = io.BytesIO(archive[header["pickle"]].tobytes())
+        return _Unpickler(stream, device).load()
+
+
+def _is_path(f: Any) -> bool:
+    return isinstance(f, (str, os.PathLike))
+
+
+def _seekable(f: Any) -> bool:
+    try:
+        return bool(f.seekable())
+    except (AttributeError, OSError, ValueError):
+        return False
+
+
+def _one_device(device: Optional[Device], map_location: Optional[Device]) -> Optional[Device]:
+    """``map_location`` is PyTorch's name for ``device``; as a dict or a function (PyTorch
+    remaps storages one by one) it has no minigrad meaning."""
+    if map_location is not None and device is not None and map_location != device:
+        raise TypeError(f"mg.load got device={device!r} and map_location={map_location!r}; "
+                        "they are the same argument, pass one")
+    device = device if device is not None else map_location
+    if device is not None and not isinstance(device, (str, ArrayBackend)):
+        raise TypeError(f"mg.load: device/map_location must be a device or backend name "
+                        f"such as 'cpu' or 'cuda', got a {type(device).__name__}")
+    return device
+
+
+def _pickle(obj: Any, reason: _NotStateDict) -> bytes:
+    """The whole object in one pickle (so objects it shares stay shared)."""
+    try:
+        return pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+    except (pickle.PicklingError, TypeError, AttributeError) as exc:
+        raise TypeError(f"mg.save cannot store {reason}: that is not state-dict data "
+                        "(tensors, arrays, numbers, strings, bools, None, and dicts/lists/"
+                        f"tuples of them), so the {type(obj).__name__} is pickled, and "
+                        f"pickling failed: {exc}") from exc
+
+
+class _Unpickler(pickle.Unpickler):
+    """A plain unpickler whose tensors land on ``device`` when one is given."""
+
+    def __init__(self, stream: IO[bytes], device: Optional[Device]) -> None:
+        super().__init__(stream)
+        self._device = device
+
+    def find_class(self, module: str, name: str) -> Any:
+        found = super().find_class(module, name)
+        if found is pickling.rebuild_tensor and self._device is not None:
+            return functools.partial(found, device=self._device)
+        return found
 
 
 def _encode(obj: Any, arrays: dict[str, np.ndarray], where: str) -> Any:
@@ -64,7 +169,7 @@ def _encode(obj: Any, arrays: dict[str, np.ndarray], where: str) -> Any:
     if isinstance(obj, (Tensor, np.ndarray)):
         array = obj.numpy() if isinstance(obj, Tensor) else obj
         if array.dtype.hasobject:
-            raise TypeError(f"mg.save cannot store {where}: an object array needs pickle")
+            raise _NotStateDict(f"{where}: an object array")
         key = f"a{len(arrays)}"
         arrays[key] = array
         return {"tensor" if isinstance(obj, Tensor) else "ndarray": key}
@@ -72,20 +177,17 @@ def _encode(obj: Any, arrays: dict[str, np.ndarray], where: str) -> Any:
         items = []
         for k, v in obj.items():
             if not isinstance(k, _KEY_TYPES):
-                raise TypeError(f"mg.save cannot store {where}: key {k!r} is a "
-                                f"{type(k).__name__} (keys must be str, int, float, bool "
-                                "or None)")
+                raise _NotStateDict(f"{where}: key {k!r} is a {type(k).__name__} (keys "
+                                    "must be str, int, float, bool or None)")
             items.append([k, _encode(v, arrays, f"{where}[{k!r}]")])
         return {"odict" if isinstance(obj, OrderedDict) else "dict": items}
     if isinstance(obj, (list, tuple)):
         kind = "tuple" if isinstance(obj, tuple) else "list"
         return {kind: [_encode(v, arrays, f"{where}[{i}]") for i, v in enumerate(obj)]}
-    raise TypeError(f"mg.save cannot store {where}: a {type(obj).__name__} (state dicts hold "
-                    "tensors, arrays, numbers, strings, bools, None, and dicts/lists/tuples "
-                    "of them)")
+    raise _NotStateDict(f"{where}: a {type(obj).__name__}")
 
 
-def _decode(node: Any, archive: Any, device: Optional[str]) -> Any:
+def _decode(node: Any, archive: Any, device: Optional[Device]) -> Any:
     if not isinstance(node, dict):
         return node
     (kind, body), = node.items()

@@ -8,6 +8,7 @@ import numpy
 
 from . import grad_mode
 from .backends import ArrayBackend, current_backend, get_backend
+from .size import Size
 
 DEFAULT_FLOAT = numpy.dtype(numpy.float32)
 
@@ -79,17 +80,12 @@ class Tensor:
 
     # -- properties -------------------------------------------------------------
     @property
-    def shape(self) -> tuple:
-        return self._data.shape
+    def shape(self) -> Size:
+        return Size(self._data.shape)
 
     @property
     def ndim(self) -> int:
         return self._data.ndim
-
-    @property
-    def size(self) -> int:
-        """Number of elements, as NumPy's ``.size``."""
-        return self._data.size
 
     def numel(self) -> int:
         return self._data.size
@@ -110,8 +106,17 @@ class Tensor:
         return self._backend
 
     @property
+    def is_cuda(self) -> bool:
+        return self._backend.device.startswith("cuda")
+
+    @property
     def is_leaf(self) -> bool:
         return self._node is None
+
+    @property
+    def grad_fn(self) -> Any:
+        """The recorded operation that made this tensor (None for a leaf)."""
+        return self._node
 
     @property
     def requires_grad(self) -> bool:
@@ -126,10 +131,6 @@ class Tensor:
             raise RuntimeError(
                 "requires_grad can only be turned off on leaf tensors; use .detach()")
         self._requires_grad = bool(value)
-
-    def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
-        self.requires_grad = requires_grad
-        return self
 
     @property
     def data(self) -> "Tensor":
@@ -222,26 +223,12 @@ class Tensor:
         dtype = as_dtype(dtype)
         return self if dtype == self.dtype else ops.astype(self, dtype=dtype)
 
-    def float(self) -> "Tensor":
-        return self.astype(numpy.float32)
-
-    def double(self) -> "Tensor":
-        return self.astype(numpy.float64)
-
-    def long(self) -> "Tensor":
-        return self.astype(numpy.int64)
-
-    def to(self, target: DeviceOrDtype) -> "Tensor":
-        """Move to a device (``"cpu"``, ``"cuda"``, a backend name) or cast to a dtype."""
-        if isinstance(target, (str, ArrayBackend)):
-            try:
-                backend = get_backend(target)
-            except ValueError:
-                return self.astype(target)
-            if backend is self._backend:
-                return self
-            return ops.to_backend(self, target=backend, source=self._backend)
-        return self.astype(target)
+    def _to_device(self, device: Union[str, ArrayBackend]) -> "Tensor":
+        """The same tensor on ``device`` (a device or backend name), differentiably."""
+        backend = get_backend(device)
+        if backend is self._backend:
+            return self
+        return ops.to_backend(self, target=backend, source=self._backend)
 
     def cpu(self) -> "Tensor":
         return self.to("cpu")
@@ -276,10 +263,6 @@ class Tensor:
         if self._node is not None:
             self._node.retained = weakref.ref(self)
 
-    def zero_(self) -> "Tensor":
-        self._assign_inplace(self._backend.zeros_like(self._data))
-        return self
-
     # -- in-place updates: allowed where they cannot corrupt a recorded graph -----
     def _mark_modified(self) -> None:
         """Record an in-place write to this tensor's memory: backward refuses to use
@@ -287,45 +270,23 @@ class Tensor:
         self._version = primitive.note_inplace_write(self._data)
 
     def _check_inplace(self) -> None:
-        if grad_mode._mode.enabled and self._requires_grad:
-            kind = "leaf tensor" if self._node is None else "tensor that is part of a graph"
+        if grad_mode._mode.enabled and self._requires_grad and self._node is None:
             raise RuntimeError(
-                f"a {kind} that requires grad is being used in an in-place operation; "
+                "a leaf tensor that requires grad is being used in an in-place operation; "
                 "wrap the update in `with mg.no_grad():` or use an out-of-place operation")
 
-    def _assign_inplace(self, array: Any) -> None:
-        self._check_inplace()
-        self._data[...] = array
-        self._mark_modified()
-
-    def _inplace(self, op: Callable, other: Any) -> "Tensor":
-        if grad_mode._mode.enabled and (self._requires_grad or
-                                        (isinstance(other, Tensor) and other._requires_grad)):
-            return op(self, other)  # rebinds the name, as `x = x + y` would
-        result = op(self, other)
-        if result.shape != self.shape:
-            raise ValueError(f"in-place result of shape {result.shape} does not fit "
-                             f"a tensor of shape {self.shape}")
-        self._data[...] = result._data
-        self._mark_modified()
-        return self
-
-    def __iadd__(self, other: Any) -> "Tensor":
-        return self._inplace(ops.add, other)
-
-    def __isub__(self, other: Any) -> "Tensor":
-        return self._inplace(ops.subtract, other)
-
-    def __imul__(self, other: Any) -> "Tensor":
-        return self._inplace(ops.multiply, other)
-
-    def __itruediv__(self, other: Any) -> "Tensor":
-        return self._inplace(ops.divide, other)
-
     def __setitem__(self, index: Any, value: Any) -> None:
+        """``t[index] = value``. Where a gradient is involved (``t`` is part of a graph or
+        ``value`` requires grad) the assignment is recorded: ``t`` becomes the recorded
+        result, and the gradient flows to ``value`` at ``index`` and to ``t`` elsewhere."""
         self._check_inplace()
-        value = value._data if isinstance(value, Tensor) else value
-        self._data[ops.as_index(index)] = value
+        index = ops.as_index(index)
+        if grad_mode._mode.enabled and (self._requires_grad or (
+                isinstance(value, Tensor) and value._requires_grad)):
+            from .tensor_methods import _write_result
+            _write_result(self, ops.index_put(self, index, value), "__setitem__")
+            return
+        self._data[index] = value._data if isinstance(value, Tensor) else value
         self._mark_modified()
 
     # -- arithmetic -------------------------------------------------------------
@@ -407,102 +368,6 @@ class Tensor:
     def __getitem__(self, index: Any) -> "Tensor":
         return ops.getitem(self, index=ops.as_index(index))
 
-    # -- methods mirroring the functions ------------------------------------------
-    def exp(self) -> "Tensor":
-        return ops.exp(self)
-
-    def log(self) -> "Tensor":
-        return ops.log(self)
-
-    def sqrt(self) -> "Tensor":
-        return ops.sqrt(self)
-
-    def tanh(self) -> "Tensor":
-        return ops.tanh(self)
-
-    def sigmoid(self) -> "Tensor":
-        return ops.sigmoid(self)
-
-    def relu(self) -> "Tensor":
-        return ops.relu(self)
-
-    def abs(self) -> "Tensor":
-        return ops.abs(self)
-
-    def sign(self) -> "Tensor":
-        return ops.sign(self)
-
-    def clip(self, min: Any = None, max: Any = None) -> "Tensor":
-        return ops.clip(self, min, max)
-
-    clamp = clip
-
-    def sum(self, axis: Any = None, keepdims: bool = False) -> "Tensor":
-        return ops.sum(self, axis=axis, keepdims=keepdims)
-
-    def mean(self, axis: Any = None, keepdims: bool = False) -> "Tensor":
-        return ops.mean(self, axis=axis, keepdims=keepdims)
-
-    def var(self, axis: Any = None, keepdims: bool = False, ddof: int = 0) -> "Tensor":
-        return ops.var(self, axis=axis, keepdims=keepdims, ddof=ddof)
-
-    def std(self, axis: Any = None, keepdims: bool = False, ddof: int = 0) -> "Tensor":
-        return ops.std(self, axis=axis, keepdims=keepdims, ddof=ddof)
-
-    def max(self, axis: Any = None, keepdims: bool = False) -> "Tensor":
-        return ops.max(self, axis=axis, keepdims=keepdims)
-
-    def min(self, axis: Any = None, keepdims: bool = False) -> "Tensor":
-        return ops.min(self, axis=axis, keepdims=keepdims)
-
-    def logsumexp(self, axis: Any = None, keepdims: bool = False) -> "Tensor":
-        return ops.logsumexp(self, axis=axis, keepdims=keepdims)
-
-    def argmax(self, axis: Any = None, keepdims: bool = False) -> "Tensor":
-        return ops.argmax(self, axis=axis, keepdims=keepdims)
-
-    def argmin(self, axis: Any = None, keepdims: bool = False) -> "Tensor":
-        return ops.argmin(self, axis=axis, keepdims=keepdims)
-
-    def reshape(self, *shape: Any) -> "Tensor":
-        return ops.reshape(self, shape[0] if len(shape) == 1 and not isinstance(shape[0], int)
-                           else shape)
-
-    view = reshape
-
-    def flatten(self, start_dim: int = 0, end_dim: int = -1) -> "Tensor":
-        return ops.flatten(self, start_dim, end_dim)
-
-    def transpose(self, *axes: Any) -> "Tensor":
-        """NumPy's permutation ``transpose(*axes)``; two axes on a non-2-d tensor swap them."""
-        if len(axes) == 1 and not isinstance(axes[0], int):
-            axes = tuple(axes[0])
-        if len(axes) == 2 and self.ndim != 2:
-            return ops.swapaxes(self, axes[0], axes[1])
-        return ops.transpose(self, axes or None)
-
-    def permute(self, *axes: Any) -> "Tensor":
-        return self.transpose(*axes) if self.ndim != 2 or len(axes) != 2 else \
-            ops.transpose(self, tuple(axes))
-
-    def swapaxes(self, axis1: int, axis2: int) -> "Tensor":
-        return ops.swapaxes(self, axis1, axis2)
-
-    def squeeze(self, axis: Any = None) -> "Tensor":
-        return ops.squeeze(self, axis)
-
-    def unsqueeze(self, axis: int) -> "Tensor":
-        return ops.expand_dims(self, axis)
-
-    def expand_dims(self, axis: Any) -> "Tensor":
-        return ops.expand_dims(self, axis)
-
-    def broadcast_to(self, *shape: Any) -> "Tensor":
-        return ops.broadcast_to(self, shape[0] if len(shape) == 1 and not isinstance(shape[0], int)
-                                else shape)
-
-    expand = broadcast_to
-
 
 def tensor(data: Any, dtype: Any = None, requires_grad: bool = False,
            device: Union[str, ArrayBackend, None] = None) -> Tensor:
@@ -527,7 +392,8 @@ def tensor(data: Any, dtype: Any = None, requires_grad: bool = False,
             if dtype is not None:
                 host = host.astype(as_dtype(dtype), copy=False)
             elif not isinstance(data, (numpy.ndarray, numpy.generic)) and host.dtype.kind == "f":
-                host = host.astype(DEFAULT_FLOAT)
+                from .dtypes import get_default_dtype  # mg.set_default_dtype can change it
+                host = host.astype(get_default_dtype())
             elif host.dtype.kind == "O":
                 raise TypeError(f"cannot make a tensor from {type(data).__name__} data")
             array = backend.from_numpy(host)
@@ -538,3 +404,11 @@ def tensor(data: Any, dtype: Any = None, requires_grad: bool = False,
 
 
 from . import autograd, ops, primitive  # noqa: E402  (all need Tensor defined first)
+from . import pickling  # noqa: E402  (pickle / copy support, written against Tensor)
+
+Tensor.__reduce_ex__ = pickling.reduce_tensor  # type: ignore[method-assign]
+Tensor.__deepcopy__ = pickling.deepcopy_tensor  # type: ignore[attr-defined]
+from . import numpy_interop  # noqa: E402  (np.sin(t) & co. stay on the tape or refuse)
+
+Tensor.__array_ufunc__ = numpy_interop.array_ufunc  # type: ignore[attr-defined]
+Tensor.__array_function__ = numpy_interop.array_function  # type: ignore[attr-defined]

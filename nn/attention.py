@@ -203,7 +203,7 @@ class MultiheadAttention(Module):
             qkv = query @ self.in_proj_weight.T
             if b is not None:
                 qkv = qkv + b
-            q, k, v = mg.split(qkv, 3, axis=-1)
+            q, k, v = mg.chunk(qkv, 3, dim=-1)
             return q, k, v
         if self._qkv_same_embed_dim:
             w = self.in_proj_weight
@@ -289,11 +289,11 @@ class MultiheadAttention(Module):
         mask = self._merge_masks(key_padding_mask, attn_mask, is_causal, N, L, S, batched,
                                  query.dtype, query.device)
         q, k, v = self._project(query, key, value)
-        q = q.reshape(N, L, H, D).transpose(0, 2, 1, 3)
-        k = k.reshape(N, S, H, D).transpose(0, 2, 1, 3)
-        v = v.reshape(N, S, H, D).transpose(0, 2, 1, 3)
+        q = q.reshape(N, L, H, D).permute(0, 2, 1, 3)
+        k = k.reshape(N, S, H, D).permute(0, 2, 1, 3)
+        v = v.reshape(N, S, H, D).permute(0, 2, 1, 3)
         out, weights = _attend(q, k, v, mask, self.dropout, self.training, None)
-        out = self.out_proj(out.transpose(0, 2, 1, 3).reshape(N, L, E))
+        out = self.out_proj(out.permute(0, 2, 1, 3).reshape(N, L, E))
         if batched and not self.batch_first:
             out = out.swapaxes(0, 1)
         elif not batched:

@@ -72,7 +72,7 @@ def _axis(axis: int, dim: Optional[int], name: str) -> int:
 def _shifted(input: Tensor, axis: int) -> Tensor:
     """x - max(x): the row maximum becomes 0, so exp never overflows and the largest terms
     keep full precision. The shift is a constant for the gradient (softmax ignores it)."""
-    return input - input.max(axis=axis, keepdims=True).detach()
+    return input - input.amax(dim=axis, keepdim=True).detach()
 
 
 def log_softmax(input: Tensor, axis: int = -1, *, dim: Optional[int] = None) -> Tensor:
@@ -107,7 +107,7 @@ def embedding(input: Any, weight: Tensor, padding_idx: Optional[int] = None) -> 
     if indices.dtype.kind not in "iu":
         raise TypeError(f"embedding: indices must be integers, got dtype {indices.dtype}")
     num = weight.shape[0]
-    if indices.size:
+    if indices.numel():
         lo, hi = int(indices.min().item()), int(indices.max().item())
         if lo < 0 or hi >= num:
             bad = lo if lo < 0 else hi
@@ -126,8 +126,8 @@ def one_hot(tensor: Any, num_classes: int = -1) -> Tensor:
     tensor = _as_tensor(tensor)
     if tensor.dtype.kind not in "iu":
         raise TypeError(f"one_hot: classes must be integers, got dtype {tensor.dtype}")
-    hi = int(tensor.max().item()) if tensor.size else -1
-    lo = int(tensor.min().item()) if tensor.size else 0
+    hi = int(tensor.max().item()) if tensor.numel() else -1
+    lo = int(tensor.min().item()) if tensor.numel() else 0
     if num_classes == -1:
         num_classes = hi + 1
     if lo < 0 or hi >= num_classes:
@@ -192,7 +192,7 @@ def _windows(x: Tensor, kernel: tuple, stride: tuple, padding: tuple, dilation: 
         if x.shape[2:] != (oh * kh, ow * kw):
             x = x[:, :, :oh * kh, :ow * kw]
         tiles = x.reshape(x.shape[0], x.shape[1], oh, kh, ow, kw)
-        return tiles.transpose(0, 1, 3, 5, 2, 4).reshape(x.shape[0], x.shape[1], kh * kw, oh, ow)
+        return tiles.permute(0, 1, 3, 5, 2, 4).reshape(x.shape[0], x.shape[1], kh * kw, oh, ow)
     views = [x[:, :, i * dh: i * dh + sh * (oh - 1) + 1: sh, j * dw: j * dw + sw * (ow - 1) + 1: sw]
              for i in range(kh) for j in range(kw)]
     return mg.stack(views, axis=2)
@@ -279,7 +279,7 @@ def max_pool2d(input: Tensor, kernel_size: IntPair, stride: Optional[IntPair] = 
     kernel, stride, padding = _pool_args("max_pool2d", kernel_size, stride, padding)
     dilation = _pair(dilation, "dilation")
     out = _geometry("max_pool2d", x, kernel, stride, padding, dilation, ceil_mode)
-    y = _windows(x, kernel, stride, padding, dilation, out, -math.inf).max(axis=2)
+    y = _windows(x, kernel, stride, padding, dilation, out, -math.inf).amax(dim=2)
     return mg.squeeze(y, 0) if unbatched else y
 
 
@@ -346,7 +346,7 @@ def _picked(log_probs: Tensor, target: Tensor, weight: Optional[Tensor], ignore_
     flat_t = target.reshape(-1)
     valid = flat_t != ignore_index
     safe_t = mg.where(valid, flat_t, 0)
-    if safe_t.size:
+    if safe_t.numel():
         lo, hi = int(safe_t.min().item()), int(safe_t.max().item())
         if lo < 0 or hi >= num_classes:
             bad = lo if lo < 0 else hi

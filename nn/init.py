@@ -137,10 +137,10 @@ def orthogonal_(tensor: Tensor, gain: float = 1.0) -> Tensor:
     if tensor.ndim < 2:
         raise ValueError(f"orthogonal_: only tensors with 2 or more dimensions are supported, "
                          f"got shape {tuple(tensor.shape)}")
-    if tensor.size == 0:
+    if tensor.numel() == 0:
         return tensor
     rows = tensor.shape[0]
-    cols = tensor.size // rows
+    cols = tensor.numel() // rows
     flat = mg.randn(rows, cols, dtype=tensor.dtype, device=tensor.backend).numpy()
     if rows < cols:
         flat = flat.T

@@ -35,7 +35,8 @@ EXPRESSIONS = {
     "var": lambda x: x.var(axis=1),
     "std": lambda x: x.std(),
     "sum": lambda x: x.sum(axis=1, keepdims=True) * 0.5,
-    "max": lambda x: x.max(axis=0),
+    "max": lambda x: x.amax(axis=0),
+    "max_dim": lambda x: x.max(dim=0).values,
     "min": lambda x: x.min(),
     "logsumexp": lambda x: mg.logsumexp(x, axis=1),
     "matmul": lambda x: x @ x.T,
@@ -43,8 +44,8 @@ EXPRESSIONS = {
     "pad": lambda x: mg.pad(x, 1, constant_values=0.5),
     "concatenate": lambda x: mg.concatenate([x, x * 2.0], axis=1),
     "stack": lambda x: mg.stack([x, x.reshape(3, 2).T * 1.5], axis=-1),
-    "softmax_like": lambda x: mg.exp(x - x.max(axis=1, keepdims=True)) /
-                              mg.exp(x - x.max(axis=1, keepdims=True)).sum(axis=1, keepdims=True),
+    "softmax_like": lambda x: mg.exp(x - x.amax(axis=1, keepdims=True)) /
+                              mg.exp(x - x.amax(axis=1, keepdims=True)).sum(axis=1, keepdims=True),
     "broadcast": lambda x: mg.broadcast_to(x, (4, 2, 3)) * np.float32(0.5),
 }
 

@@ -6,7 +6,7 @@ Tensors (``create_graph=True``, so the rule itself is recorded).
 """
 from .elementwise import (abs, add, astype, clip, copy, divide, erf, exp, log, maximum, minimum,
                           multiply, negative, power, relu, sigmoid, sqrt, subtract, tanh, where)
-from .indexing import as_index, getitem, index_add
+from .indexing import as_index, getitem, index_add, index_put
 from .linalg import addmm, matmul
 from .nondifferentiable import (argmax, argmin, argsort, ceil, equal, floor, greater,
                                 greater_equal, isfinite, isinf, isnan, less, less_equal,
@@ -16,14 +16,23 @@ from .reduction import logsumexp, max, mean, min, std, sum, var
 from .shape import (broadcast_to, concatenate, expand_dims, flatten, moveaxis, pad, reshape,
                     split, squeeze, stack, swapaxes, transpose)
 from .transfer import to_backend
+from .elementwise import (arccos, arcsin, arctan, cos, cosh, expm1, log1p, reciprocal, sin,
+                          sinh, tan)
+from .einsum import einsum
+from .gather import add_along_axis, scatter, scatter_add, take_along_axis
+from .scan import cumprod, cumsum, prod
+from .structure import diagonal, flip, roll, tril, triu
 
 __all__ = [
     "abs", "add", "astype", "clip", "copy", "divide", "erf", "exp", "log", "maximum", "minimum",
     "multiply", "negative", "power", "relu", "sigmoid", "sqrt", "subtract", "tanh", "where",
-    "as_index", "getitem", "index_add", "matmul", "argmax", "argmin", "argsort", "ceil",
+    "as_index", "getitem", "index_add", "index_put", "matmul", "argmax", "argmin", "argsort", "ceil",
     "equal", "floor", "greater", "greater_equal", "isfinite", "isinf", "isnan", "less",
     "less_equal", "logical_and", "logical_not", "logical_or", "not_equal", "round", "sign",
     "logsumexp", "max", "mean", "min", "std", "sum", "var", "broadcast_to", "concatenate",
     "expand_dims", "flatten", "moveaxis", "pad", "reshape", "split", "squeeze", "stack",
     "swapaxes", "transpose", "to_backend", "lstm_cell", "addmm",
+    "arccos", "arcsin", "arctan", "cos", "cosh", "expm1", "log1p", "reciprocal", "sin",
+    "sinh", "tan", "einsum", "add_along_axis", "scatter", "scatter_add", "take_along_axis",
+    "cumprod", "cumsum", "prod", "diagonal", "flip", "roll", "tril", "triu",
 ]

@@ -128,3 +128,61 @@ def clip(x, min=None, max=None):
     if min is None and max is None:
         raise ValueError("clip needs at least one of min and max")
     return _clip(x, lo=min, hi=max)
+
+
+# -- trigonometric, hyperbolic and near-zero-accurate functions -------------------------
+
+sin = primitive(
+    "sin", lambda xp, x: xp.sin(x),
+    lambda xp, g, y, x: g * xp.cos(x),
+    saves=(0,), saves_output=False)
+
+cos = primitive(
+    "cos", lambda xp, x: xp.cos(x),
+    lambda xp, g, y, x: -(g * xp.sin(x)),
+    saves=(0,), saves_output=False)
+
+tan = primitive(
+    "tan", lambda xp, x: xp.tan(x),
+    lambda xp, g, y, x: g * (1 + y * y),
+    saves=())
+
+arctan = primitive(
+    "arctan", lambda xp, x: xp.arctan(x),
+    lambda xp, g, y, x: g / (1 + x * x),
+    saves=(0,), saves_output=False)
+
+arcsin = primitive(
+    "arcsin", lambda xp, x: xp.arcsin(x),
+    lambda xp, g, y, x: g / xp.sqrt(1 - x * x),
+    saves=(0,), saves_output=False)
+
+arccos = primitive(
+    "arccos", lambda xp, x: xp.arccos(x),
+    lambda xp, g, y, x: -g / xp.sqrt(1 - x * x),
+    saves=(0,), saves_output=False)
+
+sinh = primitive(
+    "sinh", lambda xp, x: xp.sinh(x),
+    lambda xp, g, y, x: g * xp.cosh(x),
+    saves=(0,), saves_output=False)
+
+cosh = primitive(
+    "cosh", lambda xp, x: xp.cosh(x),
+    lambda xp, g, y, x: g * xp.sinh(x),
+    saves=(0,), saves_output=False)
+
+log1p = primitive(
+    "log1p", lambda xp, x: xp.log1p(x),
+    lambda xp, g, y, x: g / (1 + x),
+    saves=(0,), saves_output=False)
+
+expm1 = primitive(
+    "expm1", lambda xp, x: xp.expm1(x),
+    lambda xp, g, y, x: g * (y + 1),
+    saves=())
+
+reciprocal = primitive(
+    "reciprocal", lambda xp, x: xp.reciprocal(x),
+    lambda xp, g, y, x: -g * (y * y),
+    saves=())

@@ -38,3 +38,19 @@ _index_add = primitive(
 def index_add(shape: Any, index: Any, values: Any) -> Any:
     """A tensor of zeros of ``shape`` with ``values`` added at ``index`` (duplicates sum)."""
     return _index_add(values, shape=tuple(shape), index=as_index(index))
+
+
+def index_put(x: Any, index: Any, value: Any) -> Any:
+    """``x`` with ``value`` written at ``index``, recorded: the gradient goes to ``value``
+    at ``index`` and to ``x`` everywhere else (what ``t[index] = value`` records)."""
+    from ..tensor import Tensor, tensor
+    from .elementwise import where
+    from .shape import broadcast_to
+    backend = x._backend
+    written = backend.xp.zeros(x.shape, dtype=bool)
+    written[index] = True
+    if not isinstance(value, Tensor):
+        value = tensor(value, dtype=x.dtype, device=backend)
+    target = written[index].shape
+    placed = index_add(x.shape, index, broadcast_to(value, target))
+    return where(Tensor._wrap(written, backend), placed, x)

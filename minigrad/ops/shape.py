@@ -68,7 +68,7 @@ def reshape(x: Any, shape: Any) -> Any:
         return _reshape(x, shape=shape)
     except ValueError as exc:
         raise ValueError(f"cannot reshape a tensor of shape {tuple(x.shape)} "
-                         f"({x.size} elements) into shape {shape}") from exc
+                         f"({x._data.size} elements) into shape {shape}") from exc
 
 
 def transpose(x: Any, axes: Any = None) -> Any:

@@ -52,7 +52,7 @@ def clip_grad_norm_(parameters: Parameters, max_norm: float, norm_type: float = 
         return mg.tensor(0.0)
     with mg.no_grad():
         device = grads[0].device
-        norms = [_vector_norm(g, norm_type).to(device) for g in grads if g.size > 0]
+        norms = [_vector_norm(g, norm_type).to(device) for g in grads if g.numel() > 0]
         if not norms:
             return mg.zeros((), dtype=grads[0].dtype, device=device)
         total = _vector_norm(mg.stack(norms), norm_type)

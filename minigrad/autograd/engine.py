@@ -11,10 +11,11 @@ from __future__ import annotations
 import heapq
 from typing import Any, Optional, Sequence, Union
 
-from . import grad_mode
-from .gradient_sum import GradientSum
-from .primitive import Node, memory_owner, writes
-from .tensor import Tensor
+from .. import grad_mode
+from ..gradient_sum import GradientSum
+from ..primitive import Node, memory_owner, writes
+from ..tensor import Tensor
+from .anomaly import check_gradients, is_anomaly_check_nan_enabled
 
 TensorOrTensors = Union[Tensor, Sequence[Tensor]]
 
@@ -54,7 +55,7 @@ def _initial_grads(outputs: list, grad_outputs: list, create_graph: bool) -> lis
     grads = []
     for out, g in zip(outputs, grad_outputs):
         if g is None:
-            if out.size != 1:
+            if out._data.size != 1:
                 raise RuntimeError(
                     f"grad can be implicitly created only for scalar outputs; this output has "
                     f"shape {out.shape}, so pass `gradient=` (a tensor of that shape)")
@@ -127,6 +128,24 @@ def _meta(edge: Any) -> tuple:
     return edge._backend, edge._data.shape, edge._data.dtype
 
 
+def node_gradients(node: Node, xp: Any, g: Any, out: Any, args: Any, params: dict) -> tuple:
+    """Every input's gradient share from one node (None where there is none), computed by
+    its rules exactly as :func:`run_backward`'s loop does (that loop inlines this)."""
+    prim = node.prim
+    if prim.vjp_joint is not None:
+        return tuple(prim.vjp_joint(xp, g, out, *args, **params))
+    grads = []
+    for i, edge in enumerate(node.edges):
+        if edge is None:
+            grads.append(None)
+        elif prim.vjps is None:
+            grads.append(prim.vjp_all(xp, g, out, *args, index=i, **params))
+        else:
+            rule = prim.vjps[i] if i < len(prim.vjps) else None
+            grads.append(None if rule is None else rule(xp, g, out, *args, **params))
+    return tuple(grads)
+
+
 def run_backward(outputs: list, grad_outputs: list, retain_graph: bool, create_graph: bool,
                  capture: Optional[list] = None) -> Optional[dict]:
     """Propagate gradients from ``outputs`` to everything they depend on.
@@ -136,7 +155,7 @@ def run_backward(outputs: list, grad_outputs: list, retain_graph: bool, create_g
     list of tensors) the gradients reaching those tensors are returned, keyed by
     ``id`` of the tensor, and no ``.grad`` is touched (``mg.grad``).
     """
-    from . import ops  # the Tensor namespace rules use when recording (create_graph)
+    from .. import ops  # the Tensor namespace rules use when recording (create_graph)
     pending: dict = {}   # id(edge) -> gradient so far (array, Tensor or GradientSum)
     leaves: list = []    # leaf tensors that received a gradient, in arrival order
     heap: list = []      # (-position on the tape, node): latest node first
@@ -145,6 +164,7 @@ def run_backward(outputs: list, grad_outputs: list, retain_graph: bool, create_g
         captured = {id(t._node if t._node is not None else t): None for t in capture}
     handed_out = set()   # arrays already given to someone: never alias them into .grad
     heappush, heappop = heapq.heappush, heapq.heappop
+    detect = is_anomaly_check_nan_enabled()  # anomaly mode: check every node's gradients for nan/inf
 
     def schedule(edge: Any) -> None:
         if type(edge) is Node:
@@ -221,8 +241,12 @@ def run_backward(outputs: list, grad_outputs: list, retain_graph: bool, create_g
                 args = node.args
                 accumulators = prim.accumulators
             rules = prim.vjps
-            joint = None if prim.vjp_joint is None else prim.vjp_joint(xp, g, out, *args,
-                                                                       **params)
+            if detect:
+                joint = check_gradients(node, node_gradients, xp, g, out, args, params)
+                accumulators = None
+            else:
+                joint = None if prim.vjp_joint is None else prim.vjp_joint(xp, g, out, *args,
+                                                                           **params)
             for i, edge in enumerate(node.edges):
                 if edge is None:
                     continue

@@ -1,0 +1,29 @@
+"""The public ``mg.*`` functions: PyTorch's names, signatures and meanings.
+
+Built on ``minigrad.ops`` (the NumPy-named operations gradient rules use); where NumPy
+and PyTorch give a name different meanings, the function here has PyTorch's, and
+NumPy's keyword spellings (``axis=``, ``keepdims=``, ``ddof=``) are accepted as aliases.
+Tensor methods are bound to these functions in :mod:`minigrad.tensor_methods`.
+"""
+# Operations whose NumPy and PyTorch meanings agree are exported as they are.
+from ..ops import (abs, arccos, arcsin, arctan, ceil, cos, cosh, erf, exp, expand_dims, expm1,
+                   floor, isfinite, isinf, isnan, log, log1p, logical_and, logical_not,
+                   logical_or, matmul, maximum, minimum, pad, power, reciprocal, relu, sigmoid,
+                   sign, sin, sinh, sqrt, tan, tanh)
+from . import pointwise, reductions, selection, shaping
+from .pointwise import *  # noqa: F401,F403
+from .reductions import *  # noqa: F401,F403
+from .selection import *  # noqa: F401,F403
+from .shaping import *  # noqa: F401,F403
+
+atan, asin, acos, absolute = arctan, arcsin, arccos, abs
+
+SAME_IN_BOTH = [
+    "abs", "arccos", "arcsin", "arctan", "ceil", "cos", "cosh", "erf", "exp", "expand_dims",
+    "expm1", "floor", "isfinite", "isinf", "isnan", "log", "log1p", "logical_and",
+    "logical_not", "logical_or", "matmul", "maximum", "minimum", "pad", "power", "reciprocal",
+    "relu", "sigmoid", "sign", "sin", "sinh", "sqrt", "tan", "tanh", "atan", "asin", "acos",
+    "absolute",
+]
+__all__ = (SAME_IN_BOTH + pointwise.__all__ + reductions.__all__ + selection.__all__
+           + shaping.__all__)

@@ -1,0 +1,249 @@
+"""Reductions with PyTorch's meanings: ``max(dim)`` gives values and indices, ``var`` is
+unbiased, ``amax`` reduces; ``axis=``/``keepdims=``/``ddof=`` are accepted as aliases."""
+from __future__ import annotations
+
+import math
+from collections import namedtuple
+from typing import Any, Optional
+
+from .. import ops
+from ..tensor import Tensor, as_dtype
+from .arguments import check_dim, check_dims, keep, pick
+from .common import as_tensor, on_host
+
+# What torch.return_types gives: a tuple that also has .values and .indices.
+MaxResult = namedtuple("max", ["values", "indices"])
+MinResult = namedtuple("min", ["values", "indices"])
+VarMean = namedtuple("var_mean", ["var", "mean"])
+StdMean = namedtuple("std_mean", ["std", "mean"])
+
+
+def _cast(x: Tensor, dtype: Any) -> Tensor:
+    return x if dtype is None else x.to(as_dtype(dtype))
+
+
+def sum(input: Any, dim: Any = None, keepdim: bool = False, *, dtype: Any = None,
+        axis: Any = None, keepdims: Optional[bool] = None) -> Tensor:
+    x = _cast(as_tensor(input), dtype)
+    dims = check_dims("sum", pick("dim", dim, "axis", axis), x.ndim)
+    return ops.sum(x, axis=dims, keepdims=keep(keepdim, keepdims))
+
+
+def mean(input: Any, dim: Any = None, keepdim: bool = False, *, dtype: Any = None,
+         axis: Any = None, keepdims: Optional[bool] = None) -> Tensor:
+    x = _cast(as_tensor(input), dtype)
+    if x.dtype.kind not in "fc":
+        raise TypeError(f"mean: input dtype must be floating point, got {x.dtype}; "
+                        "convert with .float() first")
+    dims = check_dims("mean", pick("dim", dim, "axis", axis), x.ndim)
+    return ops.mean(x, axis=dims, keepdims=keep(keepdim, keepdims))
+
+
+def prod(input: Any, dim: Any = None, keepdim: bool = False, *, dtype: Any = None,
+         axis: Any = None, keepdims: Optional[bool] = None) -> Tensor:
+    x = _cast(as_tensor(input), dtype)
+    dims = check_dims("prod", pick("dim", dim, "axis", axis), x.ndim)
+    return ops.prod(x, axis=dims, keepdims=keep(keepdim, keepdims))
+
+
+def amax(input: Any, dim: Any = (), keepdim: bool = False, *, axis: Any = None,
+         keepdims: Optional[bool] = None) -> Tensor:
+    """The maximum over ``dim`` (all dims by default); tied maxima share the gradient."""
+    x = as_tensor(input)
+    dims = check_dims("amax", pick("dim", dim, "axis", axis, ()), x.ndim)
+    return ops.max(x, axis=dims, keepdims=keep(keepdim, keepdims))
+
+
+def amin(input: Any, dim: Any = (), keepdim: bool = False, *, axis: Any = None,
+         keepdims: Optional[bool] = None) -> Tensor:
+    x = as_tensor(input)
+    dims = check_dims("amin", pick("dim", dim, "axis", axis, ()), x.ndim)
+    return ops.min(x, axis=dims, keepdims=keep(keepdim, keepdims))
+
+
+def _select_extremum(op: str, x: Tensor, dim: Any, keepdim: bool, result: type) -> Any:
+    """Values and indices of the extremum along ``dim``: the values are gathered at the
+    indices, so the gradient goes to the selected element only (as PyTorch's max(dim))."""
+    d = check_dim(op, dim, x.ndim)
+    if x.ndim == 0:
+        return result(x, Tensor._wrap(x._backend.xp.zeros((), dtype="int64"), x._backend))
+    pick_index = ops.argmax if op == "max" else ops.argmin
+    indices = pick_index(x, axis=d, keepdims=True)
+    values = ops.take_along_axis(x, indices, axis=d)
+    if not keepdim:
+        values, indices = ops.squeeze(values, d), ops.squeeze(indices, d)
+    return result(values, indices)
+
+
+def _extremum(op: str, input: Any, dim: Any, keepdim: bool, axis: Any,
+              keepdims: Optional[bool]) -> Any:
+    x = as_tensor(input)
+    dim = pick("dim", dim, "axis", axis)
+    if isinstance(dim, Tensor):  # torch.max(a, b): the elementwise maximum
+        return (ops.maximum if op == "max" else ops.minimum)(x, dim)
+    if dim is None:
+        if keepdims or keepdim:
+            raise TypeError(f"{op}: keepdim needs a dim; use amax/amin to reduce every dim")
+        return (ops.max if op == "max" else ops.min)(x)
+    if isinstance(dim, (tuple, list)):
+        raise TypeError(f"{op}: dim must be one int (got {dim!r}); use {'a' + op} to "
+                        "reduce several dims")
+    return _select_extremum(op, x, dim, keep(keepdim, keepdims),
+                            MaxResult if op == "max" else MinResult)
+
+
+def max(input: Any, dim: Any = None, keepdim: bool = False, *, axis: Any = None,
+        keepdims: Optional[bool] = None) -> Any:
+    """``max(x)``: the largest element; ``max(x, dim)``: (values, indices) along ``dim``;
+    ``max(x, other)``: the elementwise maximum (PyTorch's three meanings)."""
+    return _extremum("max", input, dim, keepdim, axis, keepdims)
+
+
+def min(input: Any, dim: Any = None, keepdim: bool = False, *, axis: Any = None,
+        keepdims: Optional[bool] = None) -> Any:
+    return _extremum("min", input, dim, keepdim, axis, keepdims)
+
+
+def _correction(op: str, unbiased: Any, correction: Any, ddof: Any) -> float:
+    given = [v for v in (unbiased, correction, ddof) if v is not None]
+    if len(given) > 1:
+        raise TypeError(f"{op}: pass only one of unbiased=, correction= and ddof=")
+    if unbiased is not None:
+        return 1 if unbiased else 0
+    if correction is not None:
+        return correction
+    return 1 if ddof is None else ddof
+
+
+def var(input: Any, dim: Any = None, unbiased: Any = None, keepdim: bool = False, *,
+        correction: Any = None, axis: Any = None, keepdims: Optional[bool] = None,
+        ddof: Any = None) -> Tensor:
+    """The variance; unbiased (``correction=1``) by default, as in PyTorch.
+    ``ddof=`` is NumPy's name for ``correction=`` (NumPy's default, 0, is not ours)."""
+    x = as_tensor(input)
+    dim = pick("dim", dim, "axis", axis)
+    if isinstance(dim, bool):  # the legacy overload var(input, unbiased)
+        dim, unbiased = None, dim
+    dims = check_dims("var", dim, x.ndim)
+    c = _correction("var", unbiased, correction, ddof)
+    n = 1
+    for i, s in enumerate(x.shape):
+        if dims is None or i in dims:
+            n *= s
+    centred = x - ops.mean(x, axis=dims, keepdims=True)
+    denominator = n - c
+    total = ops.sum(centred * centred, axis=dims, keepdims=keep(keepdim, keepdims))
+    return total / denominator if denominator > 0 else total * math.inf
+
+
+def std(input: Any, dim: Any = None, unbiased: Any = None, keepdim: bool = False, *,
+        correction: Any = None, axis: Any = None, keepdims: Optional[bool] = None,
+        ddof: Any = None) -> Tensor:
+    """The standard deviation, unbiased by default (see :func:`var`)."""
+    return ops.sqrt(var(input, dim, unbiased, keepdim, correction=correction, axis=axis,
+                        keepdims=keepdims, ddof=ddof))
+
+
+def var_mean(input: Any, dim: Any = None, unbiased: Any = None, keepdim: bool = False, *,
+             correction: Any = None) -> VarMean:
+    x = as_tensor(input)
+    return VarMean(var(x, dim, unbiased, keepdim, correction=correction),
+                   mean(x, None if isinstance(dim, bool) else dim, keepdim))
+
+
+def std_mean(input: Any, dim: Any = None, unbiased: Any = None, keepdim: bool = False, *,
+             correction: Any = None) -> StdMean:
+    x = as_tensor(input)
+    return StdMean(std(x, dim, unbiased, keepdim, correction=correction),
+                   mean(x, None if isinstance(dim, bool) else dim, keepdim))
+
+
+def logsumexp(input: Any, dim: Any = None, keepdim: bool = False, *, axis: Any = None,
+              keepdims: Optional[bool] = None) -> Tensor:
+    x = as_tensor(input)
+    dims = check_dims("logsumexp", pick("dim", dim, "axis", axis), x.ndim)
+    return ops.logsumexp(x, axis=dims, keepdims=keep(keepdim, keepdims))
+
+
+def norm(input: Any, p: Any = "fro", dim: Any = None, keepdim: bool = False, *,
+         dtype: Any = None, axis: Any = None, keepdims: Optional[bool] = None) -> Tensor:
+    """The vector p-norm over ``dim`` (every element by default); 'fro' is the 2-norm."""
+    x = _cast(as_tensor(input), dtype)
+    dims = check_dims("norm", pick("dim", dim, "axis", axis), x.ndim)
+    kd = keep(keepdim, keepdims)
+    if p in ("fro", 2, 2.0):
+        return ops.sqrt(ops.sum(x * x, axis=dims, keepdims=kd))
+    if p == math.inf:
+        return ops.max(ops.abs(x), axis=dims, keepdims=kd)
+    if p == -math.inf:
+        return ops.min(ops.abs(x), axis=dims, keepdims=kd)
+    if p == 0:
+        return ops.sum(ops.not_equal(x, 0).astype(x.dtype), axis=dims, keepdims=kd)
+    if p in (1, 1.0):
+        return ops.sum(ops.abs(x), axis=dims, keepdims=kd)
+    if isinstance(p, str):
+        raise ValueError(f"norm: p={p!r} is not supported (use a number, inf or 'fro')")
+    return ops.sum(ops.abs(x) ** p, axis=dims, keepdims=kd) ** (1.0 / p)
+
+
+def argmax(input: Any, dim: Any = None, keepdim: bool = False, *, axis: Any = None,
+           keepdims: Optional[bool] = None) -> Tensor:
+    """Index of the largest element along ``dim`` (of the flattened tensor if None)."""
+    x = as_tensor(input)
+    dim = pick("dim", dim, "axis", axis)
+    if dim is None:
+        return ops.argmax(x)
+    return ops.argmax(x, axis=check_dim("argmax", dim, x.ndim), keepdims=keep(keepdim, keepdims))
+
+
+def argmin(input: Any, dim: Any = None, keepdim: bool = False, *, axis: Any = None,
+           keepdims: Optional[bool] = None) -> Tensor:
+    x = as_tensor(input)
+    dim = pick("dim", dim, "axis", axis)
+    if dim is None:
+        return ops.argmin(x)
+    return ops.argmin(x, axis=check_dim("argmin", dim, x.ndim), keepdims=keep(keepdim, keepdims))
+
+
+def _logical_reduction(name: str, input: Any, dim: Any, keepdim: bool, axis: Any,
+                       keepdims: Optional[bool]) -> Tensor:
+    x = as_tensor(input)
+    dims = check_dims(name, pick("dim", dim, "axis", axis), x.ndim)
+    return on_host(name, x, axis=dims, keepdims=keep(keepdim, keepdims))
+
+
+def all(input: Any, dim: Any = None, keepdim: bool = False, *, axis: Any = None,
+        keepdims: Optional[bool] = None) -> Tensor:
+    return _logical_reduction("all", input, dim, keepdim, axis, keepdims)
+
+
+def any(input: Any, dim: Any = None, keepdim: bool = False, *, axis: Any = None,
+        keepdims: Optional[bool] = None) -> Tensor:
+    return _logical_reduction("any", input, dim, keepdim, axis, keepdims)
+
+
+def count_nonzero(input: Any, dim: Any = None) -> Tensor:
+    x = as_tensor(input)
+    dims = check_dims("count_nonzero", dim, x.ndim)
+    return on_host("count_nonzero", x, axis=dims).astype("int64")
+
+
+def cumsum(input: Any, dim: Any = None, *, dtype: Any = None, axis: Any = None) -> Tensor:
+    x = _cast(as_tensor(input), dtype)
+    dim = pick("dim", dim, "axis", axis)
+    if dim is None:
+        raise TypeError("cumsum: missing the dim to accumulate along")
+    return ops.cumsum(x, axis=check_dim("cumsum", dim, x.ndim))
+
+
+def cumprod(input: Any, dim: Any = None, *, dtype: Any = None, axis: Any = None) -> Tensor:
+    x = _cast(as_tensor(input), dtype)
+    dim = pick("dim", dim, "axis", axis)
+    if dim is None:
+        raise TypeError("cumprod: missing the dim to accumulate along")
+    return ops.cumprod(x, axis=check_dim("cumprod", dim, x.ndim))
+
+
+__all__ = ["MaxResult", "MinResult", "sum", "mean", "prod", "amax", "amin", "max", "min",
+           "var", "std", "var_mean", "std_mean", "logsumexp", "norm", "argmax", "argmin",
+           "all", "any", "count_nonzero", "cumsum", "cumprod"]
