@@ -21,6 +21,7 @@ from typing import Any, Callable, Optional, Sequence
 
 from . import grad_mode
 from .backends import current_backend
+from .promotion import promote
 
 Rule = Callable[..., Any]
 
@@ -169,6 +170,11 @@ class Primitive:
     # Optional fast paths for plain backward: {input index: fn(gradient_sum, g, out, *args,
     # **params) -> bool} adding the contribution straight into a GradientSum (see there).
     accumulators: Optional[dict] = None
+    # Type promotion (minigrad/promotion.py): the input positions that take part (None: no
+    # promotion; ALL: every input), and whether an integer result becomes a float (true
+    # division). Set on the arithmetic primitives right after they are declared.
+    promotes: Optional[Sequence[int]] = None
+    true_divide = False
 
     def __init__(self, name: str, forward: Callable[..., Any],
                  vjps: Optional[Sequence[Optional[Rule]]] = None,
@@ -228,6 +234,7 @@ class Primitive:
         edges = []
         needs_grad = False
         floats = False
+        mixed = False  # operands whose dtypes may need PyTorch's promotion
         for value in inputs:
             if type(value) is Tensor or isinstance(value, Tensor):
                 if backend is None:
@@ -235,6 +242,8 @@ class Primitive:
                     dtype = value._data.dtype
                 elif value._backend is not backend:
                     raise self._device_error(backend, value._backend)
+                elif value._data.dtype is not dtype:
+                    mixed = True
                 args.append(value._data)
                 if value._requires_grad:
                     needs_grad = True
@@ -246,10 +255,16 @@ class Primitive:
                     floats = True
                 elif isinstance(value, (list, tuple)):
                     value = tensor(value)._data
+                    mixed = True
+                elif type(value) is not int and hasattr(value, "dtype"):
+                    mixed = True  # an array or a NumPy scalar
                 args.append(value)
                 edges.append(None)
         if backend is None:
             backend = current_backend()
+        elif self.promotes is not None and (
+                mixed or dtype.kind not in "fc" and (floats or self.true_divide)):
+            args = promote(args, self.promotes, backend, self.true_divide)
         elif floats and dtype.kind == "f":
             args = [_constant(a, dtype, backend) if type(a) is float else a for a in args]
         try:

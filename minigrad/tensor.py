@@ -6,13 +6,9 @@ from typing import Any, Callable, Iterator, Optional, Sequence, Union
 
 import numpy
 
-from . import grad_mode
+from . import dtypes, grad_mode
 from .backends import ArrayBackend, current_backend, get_backend
 from .size import Size
-
-DEFAULT_FLOAT = numpy.dtype(numpy.float32)
-
-DeviceOrDtype = Union[str, ArrayBackend, numpy.dtype, type]
 
 
 def as_dtype(dtype: Any) -> numpy.dtype:
@@ -98,7 +94,7 @@ class Tensor:
         return self._data.dtype
 
     @property
-    def device(self) -> str:
+    def device(self) -> "device":
         return self._backend.device
 
     @property
@@ -107,7 +103,7 @@ class Tensor:
 
     @property
     def is_cuda(self) -> bool:
-        return self._backend.device.startswith("cuda")
+        return self._backend.device.type == "cuda"
 
     @property
     def is_leaf(self) -> bool:
@@ -115,8 +111,9 @@ class Tensor:
 
     @property
     def grad_fn(self) -> Any:
-        """The recorded operation that made this tensor (None for a leaf)."""
-        return self._node
+        """The recorded operation that made this tensor (None for a leaf); the outputs of
+        one multi-output Function share one."""
+        return None if self._node is None else self._node._presented()[0]
 
     @property
     def requires_grad(self) -> bool:
@@ -202,12 +199,12 @@ class Tensor:
     def __repr__(self) -> str:
         body = numpy.array2string(self.numpy(), separator=", ", prefix="tensor(")
         extras = []
-        if self.dtype != DEFAULT_FLOAT and self.dtype.kind == "f":
+        if self.dtype != dtypes.get_default_dtype() and self.dtype.kind == "f":
             extras.append(f"dtype={self.dtype}")
         if self.device != "cpu":
             extras.append(f"device='{self.device}'")
         if self._node is not None:
-            extras.append(f"grad_fn=<{self._node.prim.name}>")
+            extras.append(f"grad_fn=<{self._node.name()}>")
         elif self._requires_grad:
             extras.append("requires_grad=True")
         return "tensor(" + ", ".join([body] + extras) + ")"
@@ -392,8 +389,7 @@ def tensor(data: Any, dtype: Any = None, requires_grad: bool = False,
             if dtype is not None:
                 host = host.astype(as_dtype(dtype), copy=False)
             elif not isinstance(data, (numpy.ndarray, numpy.generic)) and host.dtype.kind == "f":
-                from .dtypes import get_default_dtype  # mg.set_default_dtype can change it
-                host = host.astype(get_default_dtype())
+                host = host.astype(dtypes.get_default_dtype())
             elif host.dtype.kind == "O":
                 raise TypeError(f"cannot make a tensor from {type(data).__name__} data")
             array = backend.from_numpy(host)

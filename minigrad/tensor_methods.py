@@ -10,6 +10,7 @@ old values: the one deliberate difference from PyTorch here, see the README).
 """
 from __future__ import annotations
 
+import inspect
 from typing import Any, Callable
 
 import numpy
@@ -22,7 +23,8 @@ from .tensor import Tensor, as_dtype
 # x.name(*args) -> functions.name(x, *args): the functions take the tensor first.
 SAME_AS_FUNCTION = (
     "add", "sub", "subtract", "mul", "multiply", "div", "divide", "true_divide",
-    "floor_divide", "pow", "neg", "negative", "matmul", "mm", "bmm", "dot", "mv", "outer",
+    "floor_divide", "remainder", "pow", "neg", "negative", "matmul", "mm", "bmm", "dot", "mv",
+    "outer",
     "abs", "absolute", "exp", "exp2", "log", "log2", "log10", "log1p", "expm1", "sqrt",
     "rsqrt", "reciprocal", "square", "sin", "cos", "tan", "atan", "arctan", "asin", "arcsin",
     "acos", "arccos", "sinh", "cosh", "tanh", "sigmoid", "relu", "erf", "sign", "sgn",
@@ -48,7 +50,8 @@ VARARG_SHAPES = ("reshape", "view", "permute", "expand", "repeat", "flip")
 # In-place forms: x.f_(...) writes functions.f(x, ...) into x.
 IN_PLACE = (
     "add", "sub", "subtract", "mul", "multiply", "div", "divide", "true_divide", "pow",
-    "neg", "negative", "abs", "exp", "log", "log1p", "expm1", "sqrt", "rsqrt", "reciprocal",
+    "remainder", "neg", "negative", "abs", "exp", "log", "log1p", "expm1", "sqrt", "rsqrt",
+    "reciprocal",
     "square", "sin", "cos", "tanh", "sigmoid", "relu", "sign", "floor", "ceil", "round",
     "trunc", "clamp", "clip", "clamp_min", "clamp_max", "lerp", "masked_fill", "scatter",
     "scatter_add", "index_fill", "index_add", "fill_diagonal", "tril", "triu",
@@ -64,8 +67,8 @@ def _bind(name: str, fn: Callable) -> Callable:
 
 
 def _bind_varargs(name: str, fn: Callable) -> Callable:
-    def method(self: Tensor, *sizes: Any) -> Any:
-        return fn(self, shape_args(name, sizes))
+    def method(self: Tensor, *sizes: Any, **keyword: Any) -> Any:  # keyword: shape=, dims=
+        return fn(self, shape_args(name, sizes), **keyword) if sizes else fn(self, **keyword)
     method.__name__ = method.__qualname__ = name
     method.__doc__ = fn.__doc__
     return method
@@ -298,7 +301,8 @@ def element_size(self: Tensor) -> int:
 def bind_methods() -> None:
     """Attach every method above to Tensor (called once, when minigrad is imported)."""
     for name in SAME_AS_FUNCTION:
-        setattr(Tensor, name, _bind(name, getattr(functions, name)))
+        fn = getattr(functions, name)  # a plain function binds as a method by itself
+        setattr(Tensor, name, fn if inspect.isfunction(fn) else _bind(name, fn))
     for name in VARARG_SHAPES:
         setattr(Tensor, name, _bind_varargs(name, getattr(functions, name if name != "view"
                                                           else "reshape")))
@@ -309,7 +313,8 @@ def bind_methods() -> None:
         method = _cast(dtype)
         setattr(Tensor, method.__name__, method)
     extras = {
-        "size": size, "to": to, "type": type_, "where": where, "type_as": type_as, "new_full": new_full,
+        "size": size, "to": to, "type": type_, "where": where, "type_as": type_as,
+        "new_full": new_full,
         "new_tensor": new_tensor, "fill_": fill_, "zero_": zero_, "copy_": copy_,
         "requires_grad_": requires_grad_, "element_size": element_size,
         "new_zeros": _new_factory(creation.zeros), "new_ones": _new_factory(creation.ones),
@@ -326,6 +331,10 @@ def bind_methods() -> None:
     Tensor.__isub__ = Tensor.sub_
     Tensor.__imul__ = Tensor.mul_
     Tensor.__itruediv__ = Tensor.div_
+    Tensor.__floordiv__ = Tensor.floor_divide
+    Tensor.__rfloordiv__ = lambda self, other: functions.floor_divide(other, self)
+    Tensor.__mod__ = Tensor.remainder
+    Tensor.__rmod__ = lambda self, other: functions.remainder(other, self)
 
 
 __all__ = ["bind_methods", "in_place"]

@@ -350,6 +350,11 @@ def test_einsum_large_operands_take_the_optimized_path():
     np.testing.assert_allclose(tb.grad.numpy(), a.transpose(0, 2, 1) @ g, rtol=1e-12)
 
 
+def test_einsum_takes_the_operands_as_one_list_too():
+    a, b = np.arange(6.0).reshape(2, 3), np.arange(12.0).reshape(3, 4)
+    np.testing.assert_allclose(ops.einsum("ij, jk", [mg.tensor(a), mg.tensor(b)]).numpy(), a @ b)
+
+
 # -- flips, rolls, triangles, diagonals ----------------------------------------------------------
 
 @given(st.data())

@@ -258,3 +258,29 @@ def test_random_fill_of_a_parameter_under_no_grad_as_init_does():
     with mg.no_grad():
         w.uniform_(-0.1, 0.1)
     assert w.requires_grad and w.is_leaf and 0 < w.abs().max().item() <= 0.1
+
+
+def test_a_recorded_write_to_a_saved_graph_tensor_keeps_the_gradient_of_what_ran():
+    """A deliberate difference: torch refuses this backward (exp saved its output, which
+    mul_ overwrote); here the write gives y a new recorded value and leaves the saved one
+    alone, so the gradient is the one of the computation that ran."""
+    tx = torch.tensor([0.5, -1.0], requires_grad=True)
+    ty = tx.exp()
+    ty.mul_(2.0)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        ty.sum().backward()
+    x = mg.tensor([0.5, -1.0], requires_grad=True)
+    y = x.exp()
+    y.mul_(2.0)
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), 2 * np.exp([0.5, -1.0]))
+
+
+@pytest.mark.parametrize("lib", [mg, torch], ids=["minigrad", "torch"])
+def test_an_unrecorded_write_to_a_saved_graph_tensor_fails_backward(lib):
+    x = lib.tensor([0.5, -1.0], requires_grad=True)
+    y = x.exp()
+    with lib.no_grad():
+        y.mul_(2.0)
+    with pytest.raises(RuntimeError, match="modified by an in-?place operation"):
+        y.sum().backward()

@@ -27,6 +27,12 @@ ARITHMETIC = [
     case("div(floor)", lambda L, x, p: x.div(p, rounding_mode="floor"), "x p"),
     case("div(trunc)", lambda L, x, p: x.div(p, rounding_mode="trunc"), "x p"),
     case("floor_divide", lambda L, x: x.detach().floor_divide(0.7)),
+    case("// int", lambda L, i: (i // 2, (i + 1).floor_divide(i + 2), 7 // (i + 1)), "i"),
+    case("remainder", lambda L, x, p: x.remainder(p), "x p"),
+    case("% number", lambda L, x: x % 0.7),
+    case("% reflected", lambda L, p: 2.0 % p.detach(), "p"),
+    case("% int", lambda L, i: (i % 2, (i - 2) % 3, 7 % (i + 1)), "i"),
+    case("mg.remainder", lambda L, x, c: L.remainder(x, c), "x c"),
     case("pow int", lambda L, x: x.pow(3)),
     case("pow float", lambda L, p: p.pow(1.5), "p"),
     case("pow tensor", lambda L, p, y: p.pow(y), "p y"),
@@ -61,6 +67,8 @@ MATHS = [
         ("round", "x"), ("trunc", "x"), ("fix", "x"), ("isnan", "nan"), ("isinf", "nan"),
         ("isfinite", "nan"), ("logical_not", "mask"),
     ]
+] + [
+    case("reciprocal of int", lambda L, i: (i + 1).reciprocal(), "i"),
 ] + [
     case("round(decimals)", lambda L, x: x.round(decimals=1)),
     case("clamp(lo,hi)", lambda L, x: x.clamp(-0.5, 0.8)),
@@ -110,6 +118,10 @@ MATHS = [
     case("norm(fro)", lambda L, b: b.norm("fro"), "b"),
     case("mg.norm", lambda L, x: L.norm(x, dim=(0, 1))),
     case("argmax()", lambda L, x: x.argmax()),
+    case("argmax(keepdim) no dim", lambda L, b: (b.argmax(keepdim=True), b.argmin(keepdim=True)),
+         "b"),
+    case("max/sort with nan", lambda L, nan: (nan.max(1), nan.detach().amax(1), nan.argmax(),
+                                              nan.sort(), nan.argmin(1)), "nan"),
     case("argmax(dim)", lambda L, x: x.argmax(1)),
     case("argmax(dim,keepdim)", lambda L, x: x.argmax(dim=0, keepdim=True)),
     case("argmin()", lambda L, b: b.argmin(), "b"),
@@ -175,6 +187,12 @@ SHAPING = [
     case("flip(dims)", lambda L, b: b.flip(0, 2), "b"),
     case("flip(tuple)", lambda L, b: b.flip((1,)), "b"),
     case("mg.flip", lambda L, b: L.flip(b, [-1]), "b"),
+    case("flip(dims=)", lambda L, b: (b.flip(dims=[0]), L.flip(b, dims=(1, 2))), "b"),
+    case("permute(dims=)", lambda L, b: (b.permute(dims=(2, 0, 1)), L.permute(b, dims=[1, 0, 2])),
+         "b"),
+    case("reshape(shape=)", lambda L, b: (b.reshape(shape=(4, 6)), L.reshape(b, shape=[-1])),
+         "b"),
+    case("expand(size=)", lambda L, c: c.expand(size=(2, 3, 4)), "c"),
     case("fliplr/flipud", lambda L, x: (L.fliplr(x), L.flipud(x))),
     case("roll", lambda L, x: x.roll(1)),
     case("roll(dim)", lambda L, x: x.roll(1, 1)),
@@ -199,12 +217,15 @@ SHAPING = [
 
 SELECTION = [
     case("gather", lambda L, x, i: x.gather(1, i), "x i"),
-    case("gather(dim=0)", lambda L, x, i: x.gather(0, i[:, :1].T.expand(2, -1).clamp(max=2)), "x i"),
+    case("gather(dim=0)", lambda L, x, i: x.gather(0, i[:, :1].T.expand(2, -1).clamp(max=2)),
+         "x i"),
     case("mg.gather", lambda L, x, i: L.gather(x, 1, i[:, :1]), "x i"),
     case("scatter(src)", lambda L, x, i, y: x.scatter(1, i, y[:, :2]), "x i y"),
     case("scatter(value)", lambda L, x, i: x.scatter(1, i, 2.5), "x i"),
     case("scatter(dim=0)", lambda L, x, y: x.scatter(0, L.tensor([[2, 0, 1, 1]]), y[:1]), "x y"),
-    case("scatter(reduce=add)", lambda L, x, i, y: x.detach().scatter(1, i, y.detach(), reduce="add"), "x i y"),
+    case("scatter(reduce=add)",  # torch has no gradient for it, and deprecates it
+         lambda L, x, i, y: x.detach().scatter(1, i, y.detach(), reduce="add"), "x i y",
+         marks=pytest.mark.filterwarnings("ignore:The reduce argument")),
     case("scatter_add", lambda L, x, i, y: x.scatter_add(1, i, y[:, :2]), "x i y"),
     case("scatter_add repeats", lambda L, x, y: x.scatter_add(
         0, L.tensor([[0, 0, 2, 0], [0, 1, 2, 2]]), y[:2]), "x y"),
@@ -235,6 +256,7 @@ SELECTION = [
     case("nonzero", lambda L, mask: mask.nonzero(), "mask"),
     case("nonzero float", lambda L, x: (x > 0.5).float().nonzero()),
     case("nonzero(as_tuple)", lambda L, mask: mask.nonzero(as_tuple=True), "mask"),
+    case("nonzero 0-d", lambda L, s: (s.nonzero(), (s * 0).nonzero()), "s"),
     case("argwhere", lambda L, mask: L.argwhere(mask), "mask"),
     case("topk", lambda L, x: x.topk(2)),
     case("topk(dim,smallest)", lambda L, x: x.topk(2, dim=0, largest=False)),
@@ -344,3 +366,36 @@ def test_is_leaf_and_grad_fn():
     assert x.detach().is_leaf and x.detach().grad_fn is None
     with mg.no_grad():
         assert (x * 2).is_leaf
+
+
+# -- dtypes of mixed and integer arithmetic ----------------------------------------------
+# PyTorch computes a float result from integer inputs in the default dtype (float32), and
+# a float tensor mixed with an integer tensor or a 0-d tensor keeps its own dtype
+# (minigrad/promotion.py applies that rule).
+
+PROMOTION = [
+    case("int + int", lambda L, i: i + i * 2, "i"),
+    case("int32 + int64", lambda L, i: i.int() + i, "i"),
+    case("bool + int", lambda L, mask: mask + 1, "mask"),
+    case("float32 * bool", lambda L, x, mask: x.float() * mask, "x mask", rtol=1e-7),
+    case("float16 + float32", lambda L, x: x.half() + x.float(), rtol=1e-3),
+    case("float32 * python float", lambda L, x: x.float() * 2.5, rtol=1e-7),
+    case("int * python int", lambda L, i: i * 3, "i"),
+    case("int.float() * float", lambda L, i: i.float() * 0.5, "i"),
+    case("int / int", lambda L, i: i / 2, "i"),
+    case("int * python float", lambda L, i: i * 1.5, "i"),
+    case("int.div", lambda L, i: i.div(i + 1), "i"),
+    case("float32 + int64", lambda L, x, i: x[:, :2].float() + i, "x i", rtol=1e-7),
+    case("float32 + 0-d float64", lambda L, x, s: x.float() + s, "x s", rtol=1e-5),
+    case("cat float32, int64", lambda L, x, i: L.cat([x[:, :2].float(), i]), "x i", rtol=1e-7),
+    case("int.sqrt()", lambda L, i: i.sqrt(), "i", rtol=1e-7),
+    case("int.exp()", lambda L, i: (i.exp(), L.exp(i), i.sigmoid(), (i + 1).log2(),
+                                    (i + 1).rsqrt()), "i",
+         rtol=1e-6),
+    case("int.clamp(float)", lambda L, i: i.clamp(min=0.5), "i"),
+]
+
+
+@pytest.mark.parametrize("c", PROMOTION)
+def test_result_dtypes_of_mixed_arithmetic_match_torch(c):
+    check(c)

@@ -164,7 +164,7 @@ def run_backward(outputs: list, grad_outputs: list, retain_graph: bool, create_g
         captured = {id(t._node if t._node is not None else t): None for t in capture}
     handed_out = set()   # arrays already given to someone: never alias them into .grad
     heappush, heappop = heapq.heappush, heapq.heappop
-    detect = is_anomaly_check_nan_enabled()  # anomaly mode: check every node's gradients for nan/inf
+    detect = is_anomaly_check_nan_enabled()  # anomaly mode: check gradients for nan/inf
 
     def schedule(edge: Any) -> None:
         if type(edge) is Node:

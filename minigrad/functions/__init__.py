@@ -5,12 +5,13 @@ and PyTorch give a name different meanings, the function here has PyTorch's, and
 NumPy's keyword spellings (``axis=``, ``keepdims=``, ``ddof=``) are accepted as aliases.
 Tensor methods are bound to these functions in :mod:`minigrad.tensor_methods`.
 """
-# Operations whose NumPy and PyTorch meanings agree are exported as they are.
-from ..ops import (abs, arccos, arcsin, arctan, ceil, cos, cosh, erf, exp, expand_dims, expm1,
-                   floor, isfinite, isinf, isnan, log, log1p, logical_and, logical_not,
-                   logical_or, matmul, maximum, minimum, pad, power, reciprocal, relu, sigmoid,
-                   sign, sin, sinh, sqrt, tan, tanh)
+# Operations whose NumPy and PyTorch meanings agree are exported as they are ...
+from ..ops import (abs, ceil, expand_dims, floor, isfinite, isinf, isnan, logical_and,
+                   logical_not, logical_or, matmul, maximum, minimum, pad, power, relu, sign)
 from . import pointwise, reductions, selection, shaping
+# ... and the transcendental ones turn integer input into floats first, as PyTorch's do.
+from .pointwise import (arccos, arcsin, arctan, cos, cosh, erf, exp, expm1, log, log1p,
+                        sigmoid, sin, sinh, sqrt, tan, tanh)
 from .pointwise import *  # noqa: F401,F403
 from .reductions import *  # noqa: F401,F403
 from .selection import *  # noqa: F401,F403
@@ -21,7 +22,7 @@ atan, asin, acos, absolute = arctan, arcsin, arccos, abs
 SAME_IN_BOTH = [
     "abs", "arccos", "arcsin", "arctan", "ceil", "cos", "cosh", "erf", "exp", "expand_dims",
     "expm1", "floor", "isfinite", "isinf", "isnan", "log", "log1p", "logical_and",
-    "logical_not", "logical_or", "matmul", "maximum", "minimum", "pad", "power", "reciprocal",
+    "logical_not", "logical_or", "matmul", "maximum", "minimum", "pad", "power",
     "relu", "sigmoid", "sign", "sin", "sinh", "sqrt", "tan", "tanh", "atan", "asin", "acos",
     "absolute",
 ]

@@ -60,3 +60,12 @@ def shape_args(op: str, sizes: tuple) -> tuple:
     if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)):
         sizes = tuple(sizes[0])
     return tuple(as_int(s, f"{op}: size") for s in sizes)
+
+
+def sizes_or_keyword(op: str, sizes: tuple, name: str, value: Any) -> tuple:
+    """Sizes as varargs or one sequence, or under PyTorch's keyword (``shape=``, ``dims=``)."""
+    if value is None:
+        return shape_args(op, sizes)
+    if sizes:
+        raise TypeError(f"{op}: got the sizes both as arguments and as {name}=")
+    return shape_args(op, (value,))

@@ -6,9 +6,31 @@ import math
 from typing import Any, Optional
 
 from .. import ops
+from ..dtypes import get_default_dtype
 from ..tensor import Tensor
 from .arguments import check_dim, pick
 from .common import as_tensor, on_host
+
+
+def _promoting(op: Any) -> Any:
+    """``op`` on floats; an integer or bool tensor becomes the default float dtype first
+    (PyTorch's rule: ``exp`` of an int64 tensor is float32; NumPy's integer reciprocal
+    would even truncate 1/2 to 0)."""
+    def apply(input: Any) -> Tensor:
+        if type(input) is not Tensor or input._data.dtype.kind not in "fc":
+            input = as_tensor(input)
+            if input.dtype.kind not in "fc":
+                input = input.to(get_default_dtype())
+        return op(input)
+    apply.__name__ = apply.__qualname__ = op.name
+    apply.__doc__ = f"Elementwise ``{op.name}`` (integer input is computed in floats)."
+    return apply
+
+
+(arccos, arcsin, arctan, cos, cosh, erf, exp, expm1, log, log1p, reciprocal, sigmoid, sin, sinh,
+ sqrt, tan, tanh) = map(_promoting, (
+    ops.arccos, ops.arcsin, ops.arctan, ops.cos, ops.cosh, ops.erf, ops.exp, ops.expm1, ops.log,
+    ops.log1p, ops.reciprocal, ops.sigmoid, ops.sin, ops.sinh, ops.sqrt, ops.tan, ops.tanh))
 
 
 def _scaled(other: Any, alpha: Any) -> Any:
@@ -62,6 +84,13 @@ def floor_divide(input: Any, other: Any) -> Tensor:
     return div(input, other, rounding_mode="floor")
 
 
+def remainder(input: Any, other: Any) -> Tensor:
+    """Python's ``%`` (the sign of ``other``); the gradient is 1 to ``input`` and
+    ``-floor(input / other)`` to ``other``, as in PyTorch."""
+    x = as_tensor(input, other if isinstance(other, Tensor) else None)
+    return x - floor_divide(x, other) * other
+
+
 def pow(input: Any, exponent: Any) -> Tensor:
     return ops.power(input, exponent)
 
@@ -78,16 +107,18 @@ def square(input: Any) -> Tensor:
     return x * x
 
 
+
+
 def rsqrt(input: Any) -> Tensor:
-    return ops.reciprocal(ops.sqrt(as_tensor(input)))
+    return ops.reciprocal(sqrt(input))
 
 
 def log2(input: Any) -> Tensor:
-    return ops.log(as_tensor(input)) * (1 / math.log(2))
+    return log(input) * (1 / math.log(2))
 
 
 def log10(input: Any) -> Tensor:
-    return ops.log(as_tensor(input)) * (1 / math.log(10))
+    return log(input) * (1 / math.log(10))
 
 
 def exp2(input: Any) -> Tensor:
@@ -111,6 +142,8 @@ def clamp(input: Any, min: Any = None, max: Any = None) -> Tensor:
     if min is None and max is None:
         raise ValueError("clamp: give at least one of min and max")
     if not isinstance(min, Tensor) and not isinstance(max, Tensor):
+        if x.dtype.kind not in "fc" and (isinstance(min, float) or isinstance(max, float)):
+            x = x.to(get_default_dtype())  # PyTorch: an int tensor clamped to 0.5 is float
         return ops.clip(x, min, max)
     if min is not None:
         x = ops.maximum(x, min)
@@ -245,8 +278,10 @@ def logical_xor(input: Any, other: Any) -> Tensor:
 
 
 __all__ = [
-    "add", "sub", "subtract", "mul", "multiply", "div", "divide", "true_divide", "floor_divide",
-    "pow", "neg", "negative", "square", "rsqrt", "log2", "log10", "exp2", "trunc", "fix",
+    "arccos", "arcsin", "arctan", "cos", "cosh", "erf", "exp", "expm1", "log", "log1p",
+    "sigmoid", "sin", "sinh", "sqrt", "tan", "tanh", "add", "sub", "subtract", "mul", "multiply", "div", "divide", "true_divide", "floor_divide",
+    "remainder", "reciprocal", "pow", "neg", "negative", "square", "rsqrt", "log2", "log10",
+    "exp2", "trunc", "fix",
     "round", "clamp", "clip", "clamp_min", "clamp_max", "lerp", "softmax", "log_softmax",
     "isclose", "allclose", "equal", "sgn", "mm", "bmm", "dot", "inner", "mv", "outer", "ger",
     "addmm", "einsum", "eq", "ne", "lt", "le", "gt", "ge", "greater", "greater_equal", "less",

@@ -191,8 +191,9 @@ def argmax(input: Any, dim: Any = None, keepdim: bool = False, *, axis: Any = No
     """Index of the largest element along ``dim`` (of the flattened tensor if None)."""
     x = as_tensor(input)
     dim = pick("dim", dim, "axis", axis)
-    if dim is None:
-        return ops.argmax(x)
+    if dim is None:  # over every element; keepdim keeps every dim, at size 1
+        out = ops.argmax(x)
+        return ops.reshape(out, (1,) * x.ndim) if keep(keepdim, keepdims) else out
     return ops.argmax(x, axis=check_dim("argmax", dim, x.ndim), keepdims=keep(keepdim, keepdims))
 
 
@@ -201,7 +202,8 @@ def argmin(input: Any, dim: Any = None, keepdim: bool = False, *, axis: Any = No
     x = as_tensor(input)
     dim = pick("dim", dim, "axis", axis)
     if dim is None:
-        return ops.argmin(x)
+        out = ops.argmin(x)
+        return ops.reshape(out, (1,) * x.ndim) if keep(keepdim, keepdims) else out
     return ops.argmin(x, axis=check_dim("argmin", dim, x.ndim), keepdims=keep(keepdim, keepdims))
 
 

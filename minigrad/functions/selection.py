@@ -161,6 +161,8 @@ def nonzero(input: Any, *, as_tuple: bool = False) -> Any:
     parts = tuple(Tensor._wrap(i.astype("int64"), x._backend) for i in found)
     if as_tuple:
         return parts
+    if x.ndim == 0:  # a row per nonzero element, no columns (as PyTorch)
+        return Tensor._wrap(x._backend.xp.zeros((len(found[0]), 0), dtype="int64"), x._backend)
     return Tensor._wrap(x._backend.xp.stack([p._data for p in parts], axis=1), x._backend)
 
 

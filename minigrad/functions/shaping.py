@@ -6,12 +6,12 @@ from typing import Any, Optional, Sequence
 
 from .. import ops
 from ..tensor import Tensor
-from .arguments import as_int, check_dim, check_dims, pick, shape_args
+from .arguments import as_int, check_dim, check_dims, pick, shape_args, sizes_or_keyword
 from .common import as_tensor, integer_index
 
 
-def reshape(input: Any, *shape: Any) -> Tensor:
-    return ops.reshape(as_tensor(input), shape_args("reshape", shape))
+def reshape(input: Any, *sizes: Any, shape: Any = None) -> Tensor:
+    return ops.reshape(as_tensor(input), sizes_or_keyword("reshape", sizes, "shape", shape))
 
 
 def transpose(input: Any, dim0: int, dim1: int) -> Tensor:
@@ -26,9 +26,9 @@ def transpose(input: Any, dim0: int, dim1: int) -> Tensor:
 swapaxes = swapdims = transpose
 
 
-def permute(input: Any, *dims: Any) -> Tensor:
+def permute(input: Any, *order: Any, dims: Any = None) -> Tensor:
     x = as_tensor(input)
-    dims = shape_args("permute", dims)
+    dims = sizes_or_keyword("permute", order, "dims", dims)
     if len(dims) != x.ndim:
         raise ValueError(f"permute: the order {dims} has {len(dims)} dims but the tensor has "
                          f"{x.ndim} (shape {tuple(x.shape)})")
@@ -226,10 +226,10 @@ def vstack(tensors: Sequence[Any]) -> Tensor:
     return cat([x if x.ndim > 1 else ops.reshape(x, (1, -1)) for x in map(as_tensor, tensors)], 0)
 
 
-def expand(input: Any, *sizes: Any) -> Tensor:
+def expand(input: Any, *sizes: Any, size: Any = None) -> Tensor:
     """Broadcast to ``sizes`` (-1 keeps a dim; new dims may be added in front)."""
     x = as_tensor(input)
-    sizes = shape_args("expand", sizes)
+    sizes = sizes_or_keyword("expand", sizes, "size", size)
     lead = len(sizes) - x.ndim
     if lead < 0:
         raise ValueError(f"expand: the number of sizes ({len(sizes)}) must be at least the "
@@ -285,9 +285,9 @@ def repeat_interleave(input: Any, repeats: Any, dim: Optional[int] = None, *,
     return x[(slice(None),) * d + (index,)]
 
 
-def flip(input: Any, *dims: Any) -> Tensor:
+def flip(input: Any, *order: Any, dims: Any = None) -> Tensor:
     x = as_tensor(input)
-    axes = check_dims("flip", shape_args("flip", dims) if dims else (), x.ndim)
+    axes = check_dims("flip", sizes_or_keyword("flip", order, "dims", dims), x.ndim)
     if axes is None:
         raise ValueError("flip: name the dims to flip")
     return ops.flip(x, axes)

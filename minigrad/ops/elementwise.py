@@ -94,6 +94,12 @@ minimum = primitive(
     saves=(0, 1), saves_output=False)
 
 
+# Operands of different dtypes meet at PyTorch's result type (minigrad/promotion.py).
+for _binary in (add, subtract, multiply, divide, power, maximum, minimum):
+    _binary.promotes = (0, 1)
+divide.true_divide = True
+
+
 def _clip_grad(xp, g, y, x, lo=None, hi=None):
     if lo is not None:
         g = xp.where(x >= lo, g, 0)
@@ -111,6 +117,8 @@ where = primitive(
     lambda xp, g, y, c, a, b: xp.where(c, g, 0),
     lambda xp, g, y, c, a, b: xp.where(c, 0, g),
     saves=(0,), saves_output=False)
+
+where.promotes = (1, 2)
 
 astype = primitive(
     "astype", lambda xp, x, dtype: x.astype(dtype),

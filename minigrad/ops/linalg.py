@@ -35,6 +35,7 @@ def _accumulate_weight(total, g, y, a, b):
 _matmul = primitive("matmul", lambda xp, a, b: xp.matmul(a, b), _matmul_grad_a, _matmul_grad_b,
                     saves=(0, 1), saves_output=False)
 _matmul.accumulators = {1: _accumulate_weight}
+_matmul.promotes = (0, 1)
 
 
 def matmul(a: Any, b: Any) -> Any:
@@ -74,6 +75,7 @@ def _accumulate_addmm_weight(total, g, y, c, a, b):
 _addmm = primitive("addmm", _addmm_forward, lambda xp, g, y, c, a, b: g, _addmm_grad_a,
                    _addmm_grad_b, saves=(1, 2), saves_output=False)
 _addmm.accumulators = {2: _accumulate_addmm_weight}
+_addmm.promotes = (0, 1, 2)
 
 
 def addmm(input: Any, mat1: Any, mat2: Any) -> Any:

@@ -2,6 +2,7 @@
 from typing import Any, Sequence
 
 from ..primitive import primitive, variadic_primitive
+from ..promotion import ALL
 from .reduction import normalize_axis
 
 
@@ -51,6 +52,7 @@ _concatenate = variadic_primitive(
 _stack = variadic_primitive(
     "stack", lambda xp, *xs, axis: xp.stack(xs, axis=axis), _stack_grad,
     saves=(), saves_output=False)
+_concatenate.promotes = _stack.promotes = ALL
 _pad = primitive(
     "pad", lambda xp, x, pad_width, value: xp.pad(x, pad_width, constant_values=value),
     _pad_grad, saves=(), saves_output=False, saves_shapes=True)
