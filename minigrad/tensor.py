@@ -383,7 +383,8 @@ def tensor(data: Any, dtype: Any = None, requires_grad: bool = False,
         if backend.is_array(data):
             array = data.astype(data.dtype if dtype is None else as_dtype(dtype), copy=True)
         else:
-            if hasattr(data, "__cuda_array_interface__") or type(data).__module__.startswith("cupy"):
+            if hasattr(data, "__cuda_array_interface__") or \
+                    type(data).__module__.startswith("cupy"):
                 data = get_backend("cupy").to_numpy(data)
             host = numpy.asarray(data)
             if dtype is not None:

@@ -41,7 +41,7 @@ SAME_AS_FUNCTION = (
     "reshape_as", "expand_as", "contiguous", "take_along_dim", "expand_dims",
     "gather", "scatter", "scatter_add", "index_select", "index_add", "index_fill",
     "masked_fill", "masked_select", "nonzero", "argwhere", "sort", "argsort", "topk",
-    "kthvalue", "msort", "isin", "addmm",
+    "kthvalue", "msort", "isin", "addmm", "diag",
 )
 
 # Methods whose sizes/dims may come as varargs: x.view(2, 3) or x.view((2, 3)).
@@ -54,7 +54,7 @@ IN_PLACE = (
     "reciprocal",
     "square", "sin", "cos", "tanh", "sigmoid", "relu", "sign", "floor", "ceil", "round",
     "trunc", "clamp", "clip", "clamp_min", "clamp_max", "lerp", "masked_fill", "scatter",
-    "scatter_add", "index_fill", "index_add", "fill_diagonal", "tril", "triu",
+    "scatter_add", "index_fill", "index_add", "tril", "triu",
 )
 
 

@@ -348,3 +348,17 @@ def test_rng_state_round_trip():
 def test_bad_random_arguments_name_what_is_wrong(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+@pytest.mark.parametrize("k", [0, 1, -2])
+def test_diag_builds_and_reads_diagonals_like_torch(k):
+    x = mg.arange(3.0, dtype=mg.float64, requires_grad=True)
+    t = torch.arange(3.0, dtype=torch.float64, requires_grad=True)
+    y, u = mg.diag(x, k), torch.diag(t, k)
+    np.testing.assert_array_equal(y.numpy(), u.detach().numpy())
+    weights = np.arange(y.numel(), dtype=np.float64).reshape(tuple(y.shape))
+    (y * mg.tensor(weights)).sum().backward()
+    (u * torch.from_numpy(weights)).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), t.grad.numpy())
+    m = np.arange(12.0).reshape(3, 4)
+    np.testing.assert_array_equal(mg.tensor(m).diag(k).numpy(), torch.from_numpy(m).diag(k).numpy())

@@ -163,21 +163,26 @@ def _double_vjp(outs: tuple, ins: tuple, vs: Optional[tuple], create_graph: bool
     return _fill_zeros(found, outs, strict, "jvp of the user-provided function")
 
 
+def _input_vector(v: Optional[Tensors], ins: tuple, fn: str) -> Optional[tuple]:
+    """The checked vector ``v`` shaped like the inputs (None only for a one-element input)."""
+    if v is None:
+        if len(ins) != 1 or ins[0].numel() != 1:
+            raise RuntimeError("The vector v can only be None if the input to the "
+                               "user-provided function is a single Tensor with a single "
+                               "element.")
+        return None
+    _, vs = _as_tuple(v, "v", fn)
+    _check_v(vs, ins, "input")
+    return vs
+
+
 def jvp(func: Callable[..., Any], inputs: Tensors, v: Optional[Tensors] = None,
         create_graph: bool = False, strict: bool = False) -> tuple:
     """(func(inputs), J v): the Jacobian-vector product, by the double-vjp trick."""
     with grad_mode.enable_grad():
         in_tuple, ins = _as_tuple(inputs, "inputs", "jvp")
         ins = _prepare(ins, create_graph)
-        if v is None:
-            if len(ins) != 1 or ins[0].numel() != 1:
-                raise RuntimeError("The vector v can only be None if the input to the "
-                                   "user-provided function is a single Tensor with a single "
-                                   "element.")
-            vs = None
-        else:
-            _, vs = _as_tuple(v, "v", "jvp")
-            _check_v(vs, ins, "input")
+        vs = _input_vector(v, ins, "jvp")
         out_tuple, outs = _as_tuple(func(*ins), "outputs of the user-provided function", "jvp")
         _check_requires_grad(outs, "outputs", strict)
         result = _double_vjp(outs, ins, vs, create_graph, strict)
@@ -321,15 +326,7 @@ def _hessian_start(func: Callable[..., Any], inputs: Tensors, v: Optional[Tensor
     recorded on the tape (each entry a Tensor, zeros where it does not depend)."""
     in_tuple, ins = _as_tuple(inputs, "inputs", fn)
     ins = _prepare(ins, create_graph)
-    if v is None:
-        if len(ins) != 1 or ins[0].numel() != 1:
-            raise RuntimeError("The vector v can only be None if the input to the "
-                               "user-provided function is a single Tensor with a single "
-                               "element.")
-        vs = None
-    else:
-        _, vs = _as_tuple(v, "v", fn)
-        _check_v(vs, ins, "input")
+    vs = _input_vector(v, ins, fn)
     out = func(*ins)
     if isinstance(out, (tuple, list)):
         raise RuntimeError(f"The function given to {fn} should return a single Tensor")

@@ -207,46 +207,40 @@ def sgn(input: Any) -> Tensor:
     return ops.sign(as_tensor(input))
 
 
+def _checked(op: str, a: Any, b: Any, ndims: tuple, what: str) -> tuple:
+    """Both operands as tensors, after checking their numbers of dims (``what`` says the
+    expectation in words)."""
+    a, b = as_tensor(a), as_tensor(b)
+    if (a.ndim, b.ndim) != ndims:
+        raise ValueError(f"{op}: needs {what}, got shapes {tuple(a.shape)} and {tuple(b.shape)}")
+    return a, b
+
+
 def mm(input: Any, mat2: Any) -> Tensor:
-    a, b = as_tensor(input), as_tensor(mat2)
-    if a.ndim != 2 or b.ndim != 2:
-        raise ValueError(f"mm: both operands must be matrices, got shapes {tuple(a.shape)} "
-                         f"and {tuple(b.shape)}")
-    return ops.matmul(a, b)
+    return ops.matmul(*_checked("mm", input, mat2, (2, 2), "two matrices"))
 
 
 def bmm(input: Any, mat2: Any) -> Tensor:
-    a, b = as_tensor(input), as_tensor(mat2)
-    if a.ndim != 3 or b.ndim != 3 or a.shape[0] != b.shape[0]:
+    a, b = _checked("bmm", input, mat2, (3, 3), "two 3-d tensors with the same batch size")
+    if a.shape[0] != b.shape[0]:
         raise ValueError(f"bmm: needs two 3-d tensors with the same batch size, got shapes "
                          f"{tuple(a.shape)} and {tuple(b.shape)}")
     return ops.matmul(a, b)
 
 
 def dot(input: Any, other: Any) -> Tensor:
-    a, b = as_tensor(input), as_tensor(other)
-    if a.ndim != 1 or b.ndim != 1:
-        raise ValueError(f"dot: both operands must be 1-d, got shapes {tuple(a.shape)} and "
-                         f"{tuple(b.shape)}")
-    return ops.matmul(a, b)
+    return ops.matmul(*_checked("dot", input, other, (1, 1), "two 1-d tensors"))
 
 
 inner = dot
 
 
 def mv(input: Any, vec: Any) -> Tensor:
-    a, b = as_tensor(input), as_tensor(vec)
-    if a.ndim != 2 or b.ndim != 1:
-        raise ValueError(f"mv: needs a matrix and a vector, got shapes {tuple(a.shape)} and "
-                         f"{tuple(b.shape)}")
-    return ops.matmul(a, b)
+    return ops.matmul(*_checked("mv", input, vec, (2, 1), "a matrix and a vector"))
 
 
 def outer(input: Any, vec2: Any) -> Tensor:
-    a, b = as_tensor(input), as_tensor(vec2)
-    if a.ndim != 1 or b.ndim != 1:
-        raise ValueError(f"outer: both operands must be 1-d, got shapes {tuple(a.shape)} and "
-                         f"{tuple(b.shape)}")
+    a, b = _checked("outer", input, vec2, (1, 1), "two 1-d tensors")
     return ops.reshape(a, (-1, 1)) * ops.reshape(b, (1, -1))
 
 
@@ -279,11 +273,11 @@ def logical_xor(input: Any, other: Any) -> Tensor:
 
 __all__ = [
     "arccos", "arcsin", "arctan", "cos", "cosh", "erf", "exp", "expm1", "log", "log1p",
-    "sigmoid", "sin", "sinh", "sqrt", "tan", "tanh", "add", "sub", "subtract", "mul", "multiply", "div", "divide", "true_divide", "floor_divide",
-    "remainder", "reciprocal", "pow", "neg", "negative", "square", "rsqrt", "log2", "log10",
-    "exp2", "trunc", "fix",
+    "sigmoid", "sin", "sinh", "sqrt", "tan", "tanh", "add", "sub", "subtract", "mul",
+    "multiply", "div", "divide", "true_divide", "floor_divide", "remainder", "reciprocal",
+    "pow", "neg", "negative", "square", "rsqrt", "log2", "log10", "exp2", "trunc", "fix",
     "round", "clamp", "clip", "clamp_min", "clamp_max", "lerp", "softmax", "log_softmax",
-    "isclose", "allclose", "equal", "sgn", "mm", "bmm", "dot", "inner", "mv", "outer", "ger",
-    "addmm", "einsum", "eq", "ne", "lt", "le", "gt", "ge", "greater", "greater_equal", "less",
-    "less_equal", "not_equal", "logical_xor",
+    "isclose", "allclose", "equal", "sgn", "mm", "bmm", "dot", "inner", "mv", "outer",
+    "ger", "addmm", "einsum", "eq", "ne", "lt", "le", "gt", "ge", "greater",
+    "greater_equal", "less", "less_equal", "not_equal", "logical_xor",
 ]

@@ -115,6 +115,14 @@ def _correction(op: str, unbiased: Any, correction: Any, ddof: Any) -> float:
     return 1 if ddof is None else ddof
 
 
+def _root(total: Tensor, p: float = 2.0) -> Tensor:
+    """``total ** (1/p)`` whose gradient at 0 is 0, not inf (PyTorch's subgradient for the
+    std of equal values and the norm of zeros): the root only ever sees positive values."""
+    positive = total > 0
+    safe = ops.where(positive, total, 1.0)
+    return ops.where(positive, ops.sqrt(safe) if p == 2 else safe ** (1.0 / p), 0.0)
+
+
 def var(input: Any, dim: Any = None, unbiased: Any = None, keepdim: bool = False, *,
         correction: Any = None, axis: Any = None, keepdims: Optional[bool] = None,
         ddof: Any = None) -> Tensor:
@@ -140,8 +148,8 @@ def std(input: Any, dim: Any = None, unbiased: Any = None, keepdim: bool = False
         correction: Any = None, axis: Any = None, keepdims: Optional[bool] = None,
         ddof: Any = None) -> Tensor:
     """The standard deviation, unbiased by default (see :func:`var`)."""
-    return ops.sqrt(var(input, dim, unbiased, keepdim, correction=correction, axis=axis,
-                        keepdims=keepdims, ddof=ddof))
+    return _root(var(input, dim, unbiased, keepdim, correction=correction, axis=axis,
+                     keepdims=keepdims, ddof=ddof))
 
 
 def var_mean(input: Any, dim: Any = None, unbiased: Any = None, keepdim: bool = False, *,
@@ -172,7 +180,7 @@ def norm(input: Any, p: Any = "fro", dim: Any = None, keepdim: bool = False, *,
     dims = check_dims("norm", pick("dim", dim, "axis", axis), x.ndim)
     kd = keep(keepdim, keepdims)
     if p in ("fro", 2, 2.0):
-        return ops.sqrt(ops.sum(x * x, axis=dims, keepdims=kd))
+        return _root(ops.sum(x * x, axis=dims, keepdims=kd))
     if p == math.inf:
         return ops.max(ops.abs(x), axis=dims, keepdims=kd)
     if p == -math.inf:
@@ -183,7 +191,7 @@ def norm(input: Any, p: Any = "fro", dim: Any = None, keepdim: bool = False, *,
         return ops.sum(ops.abs(x), axis=dims, keepdims=kd)
     if isinstance(p, str):
         raise ValueError(f"norm: p={p!r} is not supported (use a number, inf or 'fro')")
-    return ops.sum(ops.abs(x) ** p, axis=dims, keepdims=kd) ** (1.0 / p)
+    return _root(ops.sum(ops.abs(x) ** p, axis=dims, keepdims=kd), p)
 
 
 def argmax(input: Any, dim: Any = None, keepdim: bool = False, *, axis: Any = None,
@@ -230,20 +238,20 @@ def count_nonzero(input: Any, dim: Any = None) -> Tensor:
     return on_host("count_nonzero", x, axis=dims).astype("int64")
 
 
-def cumsum(input: Any, dim: Any = None, *, dtype: Any = None, axis: Any = None) -> Tensor:
+def _running(op: str, input: Any, dim: Any, dtype: Any, axis: Any) -> Tensor:
     x = _cast(as_tensor(input), dtype)
     dim = pick("dim", dim, "axis", axis)
     if dim is None:
-        raise TypeError("cumsum: missing the dim to accumulate along")
-    return ops.cumsum(x, axis=check_dim("cumsum", dim, x.ndim))
+        raise TypeError(f"{op}: missing the dim to accumulate along")
+    return getattr(ops, op)(x, axis=check_dim(op, dim, x.ndim))
+
+
+def cumsum(input: Any, dim: Any = None, *, dtype: Any = None, axis: Any = None) -> Tensor:
+    return _running("cumsum", input, dim, dtype, axis)
 
 
 def cumprod(input: Any, dim: Any = None, *, dtype: Any = None, axis: Any = None) -> Tensor:
-    x = _cast(as_tensor(input), dtype)
-    dim = pick("dim", dim, "axis", axis)
-    if dim is None:
-        raise TypeError("cumprod: missing the dim to accumulate along")
-    return ops.cumprod(x, axis=check_dim("cumprod", dim, x.ndim))
+    return _running("cumprod", input, dim, dtype, axis)
 
 
 __all__ = ["MaxResult", "MinResult", "sum", "mean", "prod", "amax", "amin", "max", "min",

@@ -335,6 +335,22 @@ def diagonal(input: Any, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Tenso
     return ops.diagonal(x, as_int(offset, "diagonal: offset"), a, b)
 
 
+def diag(input: Any, diagonal: int = 0) -> Tensor:
+    """A 1-d tensor -> the square matrix with it on the ``diagonal``-th diagonal; a matrix
+    -> that diagonal (PyTorch's two meanings of ``diag``)."""
+    x = as_tensor(input)
+    k = as_int(diagonal, "diag: diagonal")
+    if x.ndim == 2:
+        return ops.diagonal(x, k, 0, 1)
+    if x.ndim != 1:
+        raise ValueError(f"diag: expects a 1-d or 2-d tensor, got shape {tuple(x.shape)}")
+    n = x.shape[0] + abs(k)
+    xp = x._backend.xp
+    steps = xp.arange(x.shape[0])
+    rows, cols = (steps, steps + k) if k >= 0 else (steps - k, steps)
+    return ops.index_add((n, n), (rows, cols), x)
+
+
 def view_as(input: Any, other: Any) -> Tensor:
     return reshape(input, tuple(other.shape))
 
@@ -368,5 +384,6 @@ __all__ = [
     "squeeze", "unsqueeze", "movedim", "moveaxis", "narrow", "select", "split", "tensor_split",
     "chunk", "unbind", "cat", "concatenate", "concat", "stack", "hstack", "vstack", "expand",
     "broadcast_to", "repeat", "repeat_interleave", "flip", "fliplr", "flipud", "roll", "tril",
-    "triu", "diagonal", "view_as", "reshape_as", "expand_as", "contiguous", "take_along_dim",
+    "triu", "diagonal", "diag", "view_as", "reshape_as", "expand_as", "contiguous",
+    "take_along_dim",
 ]

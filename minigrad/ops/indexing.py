@@ -5,11 +5,17 @@ from ..primitive import primitive
 
 
 def as_index(index: Any) -> Any:
-    """Replace Tensors inside an index by their arrays (integer or boolean)."""
+    """Replace Tensors inside an index by their arrays (integer or boolean). An index of
+    plain ints gets a trailing ``...``, so that ``x[0]`` of a 1-d tensor is a 0-d view of
+    ``x`` (as in PyTorch), not a copied scalar: ``x[0].add_(1)`` then writes into ``x``."""
     from ..tensor import Tensor
+    if type(index) is int:
+        return index, Ellipsis
     if isinstance(index, Tensor):
         return index._data
     if isinstance(index, tuple):
+        if all(type(i) is int for i in index):
+            return index + (Ellipsis,)
         return tuple(i._data if isinstance(i, Tensor) else i for i in index)
     return index
 
