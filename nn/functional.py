@@ -37,8 +37,8 @@ def linear(input: Tensor, weight: Tensor, bias: Optional[Tensor] = None) -> Tens
     return out if bias is None else out + bias
 
 
-def relu(input: Tensor) -> Tensor:
-    return mg.relu(input)
+def relu(input: Tensor, inplace: bool = False) -> Tensor:
+    return _written(input, mg.relu(input), inplace)
 
 
 def tanh(input: Tensor) -> Tensor:
@@ -101,8 +101,10 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
     return input * keep
 
 
-def embedding(input: Any, weight: Tensor, padding_idx: Optional[int] = None) -> Tensor:
-    """Rows of ``weight`` picked by integer indices; the ``padding_idx`` row gets no gradient."""
+def embedding(input: Any, weight: Tensor, padding_idx: Optional[int] = None,
+              max_norm: Optional[float] = None, norm_type: float = 2.0) -> Tensor:
+    """Rows of ``weight`` picked by integer indices; the ``padding_idx`` row gets no gradient.
+    With ``max_norm``, the picked rows of ``weight`` are first renormalised in place."""
     indices = _as_tensor(input, weight)
     if indices.dtype.kind not in "iu":
         raise TypeError(f"embedding: indices must be integers, got dtype {indices.dtype}")
@@ -113,6 +115,8 @@ def embedding(input: Any, weight: Tensor, padding_idx: Optional[int] = None) -> 
             bad = lo if lo < 0 else hi
             raise IndexError(f"embedding: index {bad} is out of range for an embedding "
                              f"table of {num} rows")
+    if max_norm is not None:
+        _embedding_renorm_(weight, indices, max_norm, norm_type)
     rows = weight[indices]
     if padding_idx is None:
         return rows
@@ -457,3 +461,631 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Any,
 
 
 from .attention import scaled_dot_product_attention  # noqa: E402  (attention uses F.dropout)
+
+
+# -- losses (issue 8): defined beside their modules, one file per concept -------------------
+from .ctc import ctc_loss  # noqa: E402
+from .margin_losses import cosine_embedding_loss, margin_ranking_loss  # noqa: E402
+from .probability_losses import binary_cross_entropy, kl_div  # noqa: E402
+from .regression_losses import huber_loss, l1_loss, smooth_l1_loss  # noqa: E402
+
+__all__ += ["l1_loss", "smooth_l1_loss", "huber_loss", "binary_cross_entropy", "kl_div",
+            "cosine_embedding_loss", "margin_ranking_loss", "ctc_loss"]
+
+
+# -- layers and activations (issue 8) ----------------------------------------------------
+
+__all__ += [
+    "silu", "leaky_relu", "elu", "selu", "softplus", "hardtanh", "mish", "softsign", "glu",
+    "logsigmoid", "prelu", "batch_norm", "group_norm", "conv1d", "conv_transpose2d",
+    "max_pool1d", "avg_pool1d", "adaptive_avg_pool1d", "adaptive_avg_pool2d",
+    "adaptive_max_pool1d", "adaptive_max_pool2d", "embedding_bag", "bilinear",
+    "dropout1d", "dropout2d",
+]
+
+import warnings  # noqa: E402
+
+_SELU_ALPHA = 1.6732632423543772848170429916717
+_SELU_SCALE = 1.0507009873554804934193349852946
+
+
+def _written(input: Tensor, out: Tensor, inplace: bool) -> Tensor:
+    """PyTorch's ``inplace=True``: the result is written into ``input`` (a recorded
+    in-place op, so gradients still flow) and ``input`` is returned."""
+    return input.copy_(out) if inplace else out
+
+
+def silu(input: Tensor, inplace: bool = False) -> Tensor:
+    """x·σ(x) (also called swish)."""
+    return _written(input, input * mg.sigmoid(input), inplace)
+
+
+def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
+    """x for x > 0, negative_slope·x otherwise (the slope is also the gradient at 0)."""
+    return _written(input, mg.where(input > 0, input, input * negative_slope), inplace)
+
+
+def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    """x for x > 0, alpha·(eˣ - 1) otherwise. The exponential only sees the non-positive
+    part, so a large x never makes an inf whose zero gradient would turn into NaN."""
+    negative = mg.where(input > 0, mg.zeros_like(input), input)
+    return _written(input, mg.where(input > 0, input, alpha * mg.expm1(negative)), inplace)
+
+
+def selu(input: Tensor, inplace: bool = False) -> Tensor:
+    """scale·elu(x, alpha) with the self-normalising constants of Klambauer et al."""
+    return _written(input, _SELU_SCALE * elu(input, _SELU_ALPHA), inplace)
+
+
+def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+    """log(1 + e^{βx})/β, and x itself where βx > threshold (as PyTorch: there the two agree
+    to float precision, and the exponential never overflows)."""
+    scaled = input * beta
+    linear = scaled > threshold
+    safe = mg.where(linear, mg.zeros_like(scaled), scaled)
+    return mg.where(linear, input, mg.log1p(mg.exp(safe)) / beta)
+
+
+def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0,
+             inplace: bool = False) -> Tensor:
+    """x clipped to [min_val, max_val]; the gradient is 0 on the bounds too (as PyTorch,
+    unlike ``clamp``)."""
+    if min_val > max_val:
+        raise ValueError(f"hardtanh: min_val ({min_val}) must not exceed max_val ({max_val})")
+    inside = (input > min_val) & (input < max_val)
+    return _written(input, mg.where(inside, input, mg.clamp(input, min_val, max_val).detach()),
+                    inplace)
+
+
+def mish(input: Tensor, inplace: bool = False) -> Tensor:
+    """x·tanh(softplus(x))."""
+    return _written(input, input * mg.tanh(softplus(input)), inplace)
+
+
+def softsign(input: Tensor) -> Tensor:
+    """x / (1 + |x|)."""
+    return input / (1.0 + mg.abs(input))
+
+
+def glu(input: Tensor, dim: int = -1) -> Tensor:
+    """Gated linear unit: split ``dim`` in halves a, b and return a·σ(b)."""
+    if input.ndim == 0:
+        raise ValueError("glu: does not support 0-d (scalar) inputs")
+    size = input.shape[dim]
+    if size % 2:
+        raise ValueError(f"glu: halving dimension must be even, but dimension {dim} of an "
+                         f"input of shape {tuple(input.shape)} has size {size}")
+    a, b = input.chunk(2, dim)
+    return a * mg.sigmoid(b)
+
+
+def logsigmoid(input: Tensor) -> Tensor:
+    """log σ(x), in two branches that each only exponentiate a non-positive number:
+    x - log(1 + eˣ) for x < 0 and -log(1 + e⁻ˣ) otherwise. Finite for any x."""
+    negative = input < 0
+    zeros = mg.zeros_like(input)
+    low = mg.where(negative, input, zeros)
+    high = mg.where(negative, zeros, input)
+    return mg.where(negative, low - mg.log1p(mg.exp(low)), -mg.log1p(mg.exp(-high)))
+
+
+def prelu(input: Tensor, weight: Tensor) -> Tensor:
+    """leaky_relu with a learned slope: one for all channels, or one per channel (dim 1)."""
+    channels = input.shape[1] if input.ndim >= 2 else 1
+    if weight.numel() == 1:
+        slope = weight.reshape(())
+    elif weight.numel() == channels:
+        slope = weight.reshape((channels,) + (1,) * (input.ndim - 2))
+    else:
+        raise ValueError(f"prelu: weight has {weight.numel()} elements but an input of shape "
+                         f"{tuple(input.shape)} has {channels} channels (expected 1 or "
+                         f"{channels})")
+    return mg.where(input > 0, input, slope * input)
+
+
+# normalisation ---------------------------------------------------------------------------
+
+def batch_norm(input: Tensor, running_mean: Optional[Tensor], running_var: Optional[Tensor],
+               weight: Optional[Tensor] = None, bias: Optional[Tensor] = None,
+               training: bool = False, momentum: Any = 0.1, eps: float = 1e-5) -> Tensor:
+    """Normalise each channel (dim 1) over the batch and every spatial position.
+
+    Training: the batch's own mean and biased variance normalise; the running statistics,
+    if given, move toward the batch's mean and *unbiased* variance by ``momentum`` (a float
+    or a 0-d tensor), in place and unrecorded. Evaluation: the running statistics normalise.
+    """
+    if input.ndim < 2:
+        raise ValueError(f"batch_norm: expected an input of shape (N, C, ...), got shape "
+                         f"{tuple(input.shape)}")
+    channels = input.shape[1]
+    for name, t in (("running_mean", running_mean), ("running_var", running_var),
+                    ("weight", weight), ("bias", bias)):
+        if t is not None and tuple(t.shape) != (channels,):
+            raise ValueError(f"batch_norm: {name} of shape {tuple(t.shape)} does not fit an "
+                             f"input of shape {tuple(input.shape)} ({channels} channels)")
+    shape = (1, channels) + (1,) * (input.ndim - 2)
+    if training:
+        count = input.numel() // channels if channels else 0
+        if count <= 1:
+            raise ValueError(f"Expected more than 1 value per channel when training, got "
+                             f"input size {tuple(input.shape)}")
+        axes = (0,) + tuple(range(2, input.ndim))
+        mean = input.mean(axis=axes, keepdims=True)
+        centred = input - mean
+        var = (centred * centred).mean(axis=axes, keepdims=True)
+        if running_mean is not None or running_var is not None:
+            with mg.no_grad():
+                if running_mean is not None:
+                    running_mean.mul_(1 - momentum).add_(mean.reshape(channels) * momentum)
+                if running_var is not None:
+                    unbiased = var.reshape(channels) * (count / (count - 1))
+                    running_var.mul_(1 - momentum).add_(unbiased * momentum)
+    else:
+        if running_mean is None or running_var is None:
+            raise ValueError("batch_norm: evaluation (training=False) needs running_mean "
+                             "and running_var")
+        centred = input - running_mean.reshape(shape)
+        var = running_var.reshape(shape)
+    out = centred * (var + eps) ** -0.5
+    if weight is not None:
+        out = out * weight.reshape(shape)
+    if bias is not None:
+        out = out + bias.reshape(shape)
+    return out
+
+
+def group_norm(input: Tensor, num_groups: int, weight: Optional[Tensor] = None,
+               bias: Optional[Tensor] = None, eps: float = 1e-5) -> Tensor:
+    """Split the channels (dim 1) into groups and normalise each sample's group (biased
+    variance), then a per-channel affine map. Independent of the batch size."""
+    if input.ndim < 2:
+        raise ValueError(f"group_norm: expected an input of shape (N, C, ...), got shape "
+                         f"{tuple(input.shape)}")
+    n, channels = input.shape[:2]
+    if num_groups < 1 or channels % num_groups:
+        raise ValueError(f"group_norm: the number of channels in the input must be divisible "
+                         f"by num_groups, got an input of shape {tuple(input.shape)} and "
+                         f"num_groups={num_groups}")
+    for name, t in (("weight", weight), ("bias", bias)):
+        if t is not None and tuple(t.shape) != (channels,):
+            raise ValueError(f"group_norm: {name} of shape {tuple(t.shape)} does not fit an "
+                             f"input of shape {tuple(input.shape)} ({channels} channels)")
+    groups = input.reshape(n, num_groups, -1)
+    centred = groups - groups.mean(axis=-1, keepdims=True)
+    var = (centred * centred).mean(axis=-1, keepdims=True)
+    out = (centred * (var + eps) ** -0.5).reshape(input.shape)
+    shape = (1, channels) + (1,) * (input.ndim - 2)
+    if weight is not None:
+        out = out * weight.reshape(shape)
+    if bias is not None:
+        out = out + bias.reshape(shape)
+    return out
+
+
+# 1-d convolution and pooling: the 2-d code on a height-1 image ----------------------------
+
+def _single(value: Any, name: str) -> int:
+    if isinstance(value, int):
+        return value
+    values = tuple(value)
+    if len(values) != 1:
+        raise ValueError(f"{name} must be an int or a 1-tuple, got {value!r}")
+    return int(values[0])
+
+
+def _check_1d(input: Tensor, name: str) -> None:
+    if input.ndim not in (2, 3):
+        raise ValueError(f"{name}: expected a 2-d (C, L) or 3-d (N, C, L) input, got shape "
+                         f"{tuple(input.shape)}")
+
+
+def _check_window_1d(name: str, input: Tensor, k: int, s: int, p: int, d: int,
+                     ceil_mode: bool) -> None:
+    if k < 1 or s < 1 or d < 1 or p < 0:
+        raise ValueError(f"{name}: kernel_size, stride and dilation must be positive and "
+                         f"padding non-negative, got kernel_size={k}, stride={s}, "
+                         f"padding={p}, dilation={d}")
+    out = _out_size(input.shape[-1], k, s, p, d, ceil_mode)
+    if out < 1:
+        raise ValueError(f"{name}: input of shape {tuple(input.shape)} is too small for "
+                         f"kernel_size={k}, dilation={d}, padding={p} (output length "
+                         f"would be {out})")
+
+
+def conv1d(input: Tensor, weight: Tensor, bias: Optional[Tensor] = None, stride: Any = 1,
+           padding: Any = 0, dilation: Any = 1, groups: int = 1) -> Tensor:
+    """1-d cross-correlation over (N, C, L). ``padding='same'`` pads the extra element on
+    the right when the total is odd, as PyTorch."""
+    _check_1d(input, "conv1d")
+    if weight.ndim != 3:
+        raise ValueError(f"conv1d: weight must be 3-d (out_channels, in_channels/groups, "
+                         f"kernel_size), got shape {tuple(weight.shape)}")
+    stride, dilation = _single(stride, "stride"), _single(dilation, "dilation")
+    channels, c_group = input.shape[-2], weight.shape[1]
+    if groups < 1 or channels % groups or weight.shape[0] % groups \
+            or channels // groups != c_group:
+        raise ValueError(f"conv1d: input of shape {tuple(input.shape)} ({channels} channels) "
+                         f"does not fit a weight of shape {tuple(weight.shape)} with "
+                         f"groups={groups}")
+    if isinstance(padding, str):
+        if padding not in ("same", "valid"):
+            raise ValueError(f"conv1d: padding must be an int, 'valid' or 'same', got "
+                             f"{padding!r}")
+        if padding == "same" and stride != 1:
+            raise ValueError("conv1d: padding='same' is not supported for strided "
+                             "convolutions")
+        total = dilation * (weight.shape[-1] - 1) if padding == "same" else 0
+        widths = ((0, 0),) * (input.ndim - 1) + ((total // 2, total - total // 2),)
+        input = mg.pad(input, widths) if total else input
+        padding = 0
+    padding = _single(padding, "padding")
+    _check_window_1d("conv1d", input, weight.shape[-1], stride, padding, dilation, False)
+    out = conv2d(mg.unsqueeze(input, -2), mg.unsqueeze(weight, -2), bias, (1, stride),
+                 (0, padding), (1, dilation), groups)
+    return mg.squeeze(out, -2)
+
+
+def max_pool1d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0,
+               dilation: Any = 1, ceil_mode: bool = False) -> Tensor:
+    """Largest value of each window along the last axis (padding counts as -inf)."""
+    _check_1d(input, "max_pool1d")
+    k = _single(kernel_size, "kernel_size")
+    s = k if stride is None else _single(stride, "stride")
+    p, d = _single(padding, "padding"), _single(dilation, "dilation")
+    _check_pool_padding_1d("max_pool1d", k, p)
+    _check_window_1d("max_pool1d", input, k, s, p, d, ceil_mode)
+    out = max_pool2d(mg.unsqueeze(input, -2), (1, k), (1, s), (0, p), (1, d), ceil_mode)
+    return mg.squeeze(out, -2)
+
+
+def avg_pool1d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0,
+               ceil_mode: bool = False, count_include_pad: bool = True) -> Tensor:
+    """Mean of each window along the last axis; padding is counted as in ``avg_pool2d``."""
+    _check_1d(input, "avg_pool1d")
+    k = _single(kernel_size, "kernel_size")
+    s = k if stride is None else _single(stride, "stride")
+    p = _single(padding, "padding")
+    _check_pool_padding_1d("avg_pool1d", k, p)
+    _check_window_1d("avg_pool1d", input, k, s, p, 1, ceil_mode)
+    out = avg_pool2d(mg.unsqueeze(input, -2), (1, k), (1, s), (0, p), ceil_mode,
+                     count_include_pad)
+    return mg.squeeze(out, -2)
+
+
+def _check_pool_padding_1d(name: str, k: int, p: int) -> None:
+    if 2 * p > k:
+        raise ValueError(f"{name}: padding should be at most half of the kernel size, got "
+                         f"padding={p} and kernel_size={k}")
+
+
+# transposed convolution: a stride-1 convolution of the zero-stuffed input -----------------
+
+def _stuff_zeros(x: Tensor, axis: int, stride: int) -> Tensor:
+    """Put stride-1 zeros between neighbours along ``axis``: (…, n, …) -> (…, (n-1)s+1, …)."""
+    if stride == 1:
+        return x
+    n = x.shape[axis]
+    y = mg.unsqueeze(x, axis + 1)
+    widths = [(0, 0)] * y.ndim
+    widths[axis + 1] = (0, stride - 1)
+    shape = list(x.shape)
+    shape[axis] = n * stride
+    return mg.pad(y, widths).reshape(shape).narrow(axis, 0, (n - 1) * stride + 1)
+
+
+def _pad_or_crop(x: Tensor, axis: int, before: int, after: int) -> Tensor:
+    """Zero-pad (positive amounts) or crop (negative amounts) both ends of ``axis``."""
+    if before < 0 or after < 0:
+        start, stop = max(0, -before), x.shape[axis] - max(0, -after)
+        x = x.narrow(axis, start, stop - start)
+    if before > 0 or after > 0:
+        widths = [(0, 0)] * x.ndim
+        widths[axis] = (max(0, before), max(0, after))
+        x = mg.pad(x, widths)
+    return x
+
+
+def conv_transpose2d(input: Tensor, weight: Tensor, bias: Optional[Tensor] = None,
+                     stride: IntPair = 1, padding: IntPair = 0, output_padding: IntPair = 0,
+                     groups: int = 1, dilation: IntPair = 1) -> Tensor:
+    """The gradient of ``conv2d`` with respect to its input, as a layer ("deconvolution").
+
+    Weight (in_channels, out_channels/groups, kh, kw). Output size per axis:
+    (n-1)·stride - 2·padding + dilation·(k-1) + output_padding + 1. Computed as a stride-1
+    convolution, with the flipped kernel, of the input with stride-1 zeros between its
+    elements and dilation·(k-1) - padding zeros around it (negative: cropped).
+    """
+    x, unbatched = _spatial(input, "conv_transpose2d")
+    if weight.ndim != 4:
+        raise ValueError(f"conv_transpose2d: weight must be 4-d (in_channels, "
+                         f"out_channels/groups, kh, kw), got shape {tuple(weight.shape)}")
+    c_in, o_group, kh, kw = weight.shape
+    if groups < 1 or c_in % groups or x.shape[1] != c_in:
+        raise ValueError(f"conv_transpose2d: input of shape {tuple(input.shape)} "
+                         f"({x.shape[1]} channels) does not fit a weight of shape "
+                         f"{tuple(weight.shape)} with groups={groups} (expected "
+                         f"{c_in} channels, divisible by groups)")
+    stride, padding = _pair(stride, "stride"), _pair(padding, "padding")
+    extra, dilation = _pair(output_padding, "output_padding"), _pair(dilation, "dilation")
+    if min(stride) < 1 or min(dilation) < 1 or min(padding) < 0 or min(extra) < 0:
+        raise ValueError(f"conv_transpose2d: stride and dilation must be positive, padding "
+                         f"and output_padding non-negative, got stride={stride}, "
+                         f"padding={padding}, output_padding={extra}, dilation={dilation}")
+    if any(e >= max(s, d) for e, s, d in zip(extra, stride, dilation)):
+        raise ValueError(f"conv_transpose2d: output_padding must be smaller than either "
+                         f"stride or dilation, got output_padding={extra}, stride={stride}, "
+                         f"dilation={dilation}")
+    out = [(n - 1) * s - 2 * p + d * (k - 1) + e + 1 for n, s, p, d, k, e in
+           zip(x.shape[2:], stride, padding, dilation, (kh, kw), extra)]
+    if min(out) < 1:
+        raise ValueError(f"conv_transpose2d: input of shape {tuple(input.shape)} gives an "
+                         f"output of size {tuple(out)} with kernel {(kh, kw)}, stride={stride}, "
+                         f"padding={padding}, dilation={dilation}")
+    for axis, s, p, d, k, e in zip((2, 3), stride, padding, dilation, (kh, kw), extra):
+        x = _stuff_zeros(x, axis, s)
+        x = _pad_or_crop(x, axis, d * (k - 1) - p, d * (k - 1) - p + e)
+    flipped = weight.reshape(groups, c_in // groups, o_group, kh, kw).permute(0, 2, 1, 3, 4)
+    flipped = mg.flip(flipped.reshape(groups * o_group, c_in // groups, kh, kw), (2, 3))
+    y = conv2d(x, flipped, bias, 1, 0, dilation, groups)
+    return mg.squeeze(y, 0) if unbatched else y
+
+
+# adaptive pooling: PyTorch's windows [floor(i·n/out), ceil((i+1)·n/out)) ------------------
+
+def _adaptive_sizes(name: str, spatial: tuple, output_size: Any) -> tuple:
+    sizes = (output_size,) * len(spatial) if isinstance(output_size, int) or \
+        output_size is None else tuple(output_size)
+    if len(sizes) != len(spatial):
+        raise ValueError(f"{name}: output_size must be an int or a tuple of {len(spatial)}, "
+                         f"got {output_size!r}")
+    sizes = tuple(n if s is None else int(s) for s, n in zip(sizes, spatial))
+    if min(sizes) < 1:
+        raise ValueError(f"{name}: output_size must be positive, got {output_size!r}")
+    return sizes
+
+
+def _adaptive_bounds(n: int, out: int) -> list:
+    return [((i * n) // out, -(-((i + 1) * n) // out)) for i in range(out)]
+
+
+def _adaptive_mean(x: Tensor, axis: int, out: int) -> Tensor:
+    """Adaptive average along one (negative) axis: a reshape when the windows tile the axis
+    evenly, else a matmul with the (out, n) averaging matrix."""
+    n, dim = x.shape[axis], x.ndim + axis
+    if n % out == 0:
+        shape = tuple(x.shape[:dim]) + (out, n // out) + tuple(x.shape[dim + 1:])
+        return x.reshape(shape).mean(axis=dim + 1)
+    weights = [[0.0] * n for _ in range(out)]
+    for i, (start, stop) in enumerate(_adaptive_bounds(n, out)):
+        weights[i][start:stop] = [1.0 / (stop - start)] * (stop - start)
+    matrix = mg.tensor(weights, dtype=x.dtype, device=x.backend)
+    return x @ matrix.T if axis == -1 else matrix @ x
+
+
+def adaptive_avg_pool2d(input: Tensor, output_size: Any) -> Tensor:
+    """Average pooling to a fixed output size (a size of None keeps that axis)."""
+    _spatial(input, "adaptive_avg_pool2d")
+    oh, ow = _adaptive_sizes("adaptive_avg_pool2d", tuple(input.shape[-2:]), output_size)
+    return _adaptive_mean(_adaptive_mean(input, -2, oh), -1, ow)
+
+
+def adaptive_avg_pool1d(input: Tensor, output_size: Any) -> Tensor:
+    _check_1d(input, "adaptive_avg_pool1d")
+    (out,) = _adaptive_sizes("adaptive_avg_pool1d", tuple(input.shape[-1:]), output_size)
+    return _adaptive_mean(input, -1, out)
+
+
+def _window_indices(n: int, out: int) -> list:
+    """(out, longest window) positions; short windows repeat their last position, which
+    changes neither the maximum nor which position holds it first."""
+    bounds = _adaptive_bounds(n, out)
+    width = max(stop - start for start, stop in bounds)
+    return [[min(start + t, stop - 1) for t in range(width)] for start, stop in bounds]
+
+
+def adaptive_max_pool2d(input: Tensor, output_size: Any, return_indices: bool = False) -> Any:
+    """Max pooling to a fixed output size. With ``return_indices``, also each maximum's
+    position in the flattened H·W plane (int64), as PyTorch."""
+    x, unbatched = _spatial(input, "adaptive_max_pool2d")
+    h, w = x.shape[2:]
+    oh, ow = _adaptive_sizes("adaptive_max_pool2d", (h, w), output_size)
+    rows = mg.tensor(_window_indices(h, oh), device=x.backend)
+    cols = mg.tensor(_window_indices(w, ow), device=x.backend)
+    kh, kw = rows.shape[1], cols.shape[1]
+    windows = x[:, :, rows.reshape(oh, kh, 1, 1), cols.reshape(1, 1, ow, kw)]
+    y = windows.amax(dim=(3, 5))
+    if not return_indices:
+        return mg.squeeze(y, 0) if unbatched else y
+    n, c = x.shape[:2]
+    with mg.no_grad():
+        flat = windows.permute(0, 1, 2, 4, 3, 5).reshape(n, c, oh, ow, kh * kw)
+        plane = rows.reshape(oh, 1, kh, 1) * w + cols.reshape(1, ow, 1, kw)
+        plane = plane.reshape(1, 1, oh, ow, kh * kw).expand(n, c, oh, ow, kh * kw)
+        picked = flat.argmax(dim=-1, keepdim=True)
+        indices = mg.gather(plane, -1, picked).squeeze(-1)
+    if unbatched:
+        return mg.squeeze(y, 0), mg.squeeze(indices, 0)
+    return y, indices
+
+
+def adaptive_max_pool1d(input: Tensor, output_size: Any, return_indices: bool = False) -> Any:
+    _check_1d(input, "adaptive_max_pool1d")
+    (out,) = _adaptive_sizes("adaptive_max_pool1d", tuple(input.shape[-1:]), output_size)
+    result = adaptive_max_pool2d(mg.unsqueeze(input, -2), (1, out), return_indices)
+    if return_indices:
+        return mg.squeeze(result[0], -2), mg.squeeze(result[1], -2)
+    return mg.squeeze(result, -2)
+
+
+# embeddings ---------------------------------------------------------------------------------
+
+def _embedding_renorm_(weight: Tensor, indices: Tensor, max_norm: float,
+                       norm_type: float) -> None:
+    """Scale, in place and unrecorded, every row that ``indices`` picks whose
+    ``norm_type``-norm exceeds ``max_norm`` down to max_norm (PyTorch's
+    ``embedding_renorm_``: the table itself changes, even in a forward pass)."""
+    with mg.no_grad():
+        flat = indices.reshape(-1)
+        rows = weight[flat]
+        norms = mg.norm(rows, norm_type, dim=1, keepdim=True)
+        scale = mg.where(norms > max_norm, max_norm / (norms + 1e-7), mg.ones_like(norms))
+        weight[flat] = rows * scale
+
+
+def embedding_bag(input: Any, weight: Tensor, offsets: Any = None,
+                  max_norm: Optional[float] = None, norm_type: float = 2.0,
+                  scale_grad_by_freq: bool = False, mode: str = "mean",
+                  sparse: bool = False, per_sample_weights: Optional[Tensor] = None,
+                  include_last_offset: bool = False,
+                  padding_idx: Optional[int] = None) -> Tensor:
+    """Sum, mean or max of the embeddings of each bag of indices, without building the
+    (bags, length, dim) lookup first in user code.
+
+    Bags are the rows of a 2-d ``input``, or slices of a 1-d ``input`` starting at
+    ``offsets``. Entries equal to ``padding_idx`` are left out (and not counted by 'mean');
+    an empty bag gives zeros. ``per_sample_weights`` scales each entry ('sum' only).
+    """
+    name = "embedding_bag"
+    if mode not in ("sum", "mean", "max"):
+        raise ValueError(f"{name}: mode must be 'sum', 'mean' or 'max', got {mode!r}")
+    _check_dense(name, scale_grad_by_freq, sparse)
+    indices = _as_tensor(input, weight)
+    if indices.dtype.kind not in "iu":
+        raise TypeError(f"{name}: input must hold integer indices, got dtype {indices.dtype}")
+    if per_sample_weights is not None:
+        if mode != "sum":
+            raise ValueError(f"{name}: per_sample_weights is only supported for mode='sum', "
+                             f"got mode={mode!r}")
+        if tuple(per_sample_weights.shape) != tuple(indices.shape):
+            raise ValueError(f"{name}: per_sample_weights of shape "
+                             f"{tuple(per_sample_weights.shape)} must have the input's shape "
+                             f"{tuple(indices.shape)}")
+    if indices.ndim == 2:
+        if offsets is not None:
+            raise ValueError(f"{name}: offsets must be None when input is 2-d (each row is "
+                             f"a bag)")
+        bags, scale = indices, per_sample_weights
+        valid = mg.ones(indices.shape, dtype=mg.bool_, device=indices.backend)
+    elif indices.ndim == 1:
+        positions, valid = _bag_positions(name, indices, offsets, include_last_offset)
+        bags = indices[positions]
+        scale = None if per_sample_weights is None else per_sample_weights[positions]
+    else:
+        raise ValueError(f"{name}: input must be 1-d (with offsets) or 2-d, got shape "
+                         f"{tuple(indices.shape)}")
+    if padding_idx is not None:
+        num = weight.shape[0]
+        if not -num <= padding_idx < num:
+            raise ValueError(f"{name}: padding_idx {padding_idx} must be within "
+                             f"num_embeddings ({num})")
+        valid = valid & (bags != (padding_idx + num if padding_idx < 0 else padding_idx))
+    if max_norm is not None and bags.numel():
+        _embedding_renorm_(weight, bags, max_norm, norm_type)
+    rows = embedding(bags, weight)
+    keep = mg.unsqueeze(valid, -1)
+    if mode == "max":
+        if rows.shape[1] == 0:  # every bag is empty: zeros, still on the weight's graph
+            return rows.sum(axis=1)
+        largest = mg.where(keep, rows, -math.inf).amax(dim=1)
+        return mg.where(mg.unsqueeze(valid.any(dim=1), -1), largest, 0.0)
+    factor = valid.astype(weight.dtype)
+    if scale is not None:
+        factor = factor * scale
+    total = (rows * mg.unsqueeze(factor, -1)).sum(axis=1)
+    if mode == "sum":
+        return total
+    count = valid.sum(axis=1).astype(weight.dtype)
+    return total / mg.unsqueeze(mg.clamp(count, min=1), -1)
+
+
+def _check_dense(name: str, scale_grad_by_freq: bool, sparse: bool) -> None:
+    if scale_grad_by_freq or sparse:
+        raise ValueError(f"{name}: scale_grad_by_freq=True and sparse=True are not supported "
+                         f"(minigrad keeps dense, unscaled gradients)")
+
+
+def _bag_positions(name: str, indices: Tensor, offsets: Any, include_last_offset: bool
+                   ) -> tuple:
+    """For a 1-d input cut at ``offsets``: a (bags, longest bag) matrix of positions into
+    the input (clamped to a valid one past a bag's end) and whether each is in its bag."""
+    if offsets is None:
+        raise ValueError(f"{name}: a 1-d input needs offsets (where each bag starts)")
+    offsets = _as_tensor(offsets, indices)
+    if offsets.ndim != 1 or offsets.dtype.kind not in "iu":
+        raise ValueError(f"{name}: offsets must be a 1-d tensor of integers, got shape "
+                         f"{tuple(offsets.shape)} and dtype {offsets.dtype}")
+    length = indices.shape[0]
+    if include_last_offset:
+        if offsets.shape[0] < 1:
+            raise ValueError(f"{name}: include_last_offset=True needs at least one offset")
+        starts, ends = offsets[:-1], offsets[1:]
+    else:
+        last = mg.tensor([length], dtype=offsets.dtype, device=offsets.backend)
+        starts, ends = offsets, mg.cat([offsets[1:], last])
+    if offsets.numel():
+        first, sizes = int(offsets[0].item()), ends - starts
+        if first != 0:
+            raise ValueError(f"{name}: offsets[0] must be 0 (the first bag starts at the "
+                             f"start of the input), got {first}")
+        if bool((sizes < 0).any().item()) or int(ends.max().item()) > length:
+            raise ValueError(f"{name}: offsets must be non-decreasing and at most the input "
+                             f"length {length}, got {offsets.tolist()}")
+    sizes = ends - starts
+    longest = int(sizes.max().item()) if sizes.numel() else 0
+    steps = mg.arange(longest, device=indices.backend)
+    valid = mg.unsqueeze(steps, 0) < mg.unsqueeze(sizes, 1)
+    positions = mg.where(valid, mg.unsqueeze(starts, 1) + steps, 0)
+    return positions, valid
+
+
+# bilinear map and channel dropout -------------------------------------------------------------
+
+def bilinear(input1: Tensor, input2: Tensor, weight: Tensor,
+             bias: Optional[Tensor] = None) -> Tensor:
+    """y_o = x1ᵀ W_o x2 + b_o, with weight (out, in1, in2), over any leading batch axes."""
+    if weight.ndim != 3 or input1.ndim == 0 or input2.ndim == 0 \
+            or tuple(input1.shape[:-1]) != tuple(input2.shape[:-1]) \
+            or (input1.shape[-1], input2.shape[-1]) != tuple(weight.shape[1:]):
+        raise ValueError(f"bilinear: inputs of shapes {tuple(input1.shape)} and "
+                         f"{tuple(input2.shape)} do not fit a weight of shape "
+                         f"{tuple(weight.shape)} (expected (..., in1), (..., in2) and "
+                         f"(out, in1, in2), the leading shapes equal)")
+    out = mg.einsum("...i,oij,...j->...o", input1, weight, input2)
+    return out if bias is None else out + bias
+
+
+def _channel_dropout(input: Tensor, p: float, training: bool, inplace: bool,
+                     mask_shape: tuple) -> Tensor:
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+    if not training or p == 0.0:
+        return input
+    if p == 1.0:
+        return _written(input, input * 0.0, inplace)
+    keep = mg.rand(mask_shape, dtype=input.dtype, device=input.backend) >= p
+    return _written(input, input * (keep.astype(input.dtype) * (1.0 / (1.0 - p))), inplace)
+
+
+def dropout1d(input: Tensor, p: float = 0.5, training: bool = True,
+              inplace: bool = False) -> Tensor:
+    """Zero whole channels of a (N, C, L) or (C, L) input with probability p, scaling the
+    rest by 1/(1-p): neighbouring positions are correlated, so single zeros help little."""
+    if input.ndim not in (2, 3):
+        raise ValueError(f"dropout1d: expected a 2-d (C, L) or 3-d (N, C, L) input, got "
+                         f"shape {tuple(input.shape)}")
+    return _channel_dropout(input, p, training, inplace, tuple(input.shape[:-1]) + (1,))
+
+
+def dropout2d(input: Tensor, p: float = 0.5, training: bool = True,
+              inplace: bool = False) -> Tensor:
+    """Zero whole feature maps of a (N, C, H, W) input with probability p. A 3-d input is
+    read as (N, C, L), with PyTorch's warning (PyTorch plans to read it as (C, H, W))."""
+    if input.ndim not in (3, 4):
+        raise ValueError(f"dropout2d: expected a 3-d or 4-d (N, C, H, W) input, got shape "
+                         f"{tuple(input.shape)}")
+    if input.ndim == 3:
+        warnings.warn("dropout2d: received a 3-d input; as PyTorch does today, it is read as "
+                      "(N, C, L) and whole channels of length L are dropped (use dropout1d "
+                      "for that)", UserWarning, stacklevel=2)
+    return _channel_dropout(input, p, training, inplace, tuple(input.shape[:2]) +
+                            (1,) * (input.ndim - 2))

@@ -18,11 +18,13 @@ _REDUCTIONS = ("mean", "sum", "none")
 
 
 class _Loss(Module):
+    _reductions = _REDUCTIONS  # a loss with more (KLDivLoss's 'batchmean') extends this
+
     def __init__(self, reduction: str) -> None:
         super().__init__()
-        if reduction not in _REDUCTIONS:
-            raise ValueError(f"{type(self).__name__}: reduction must be one of {_REDUCTIONS}, "
-                             f"got {reduction!r}")
+        if reduction not in self._reductions:
+            raise ValueError(f"{type(self).__name__}: reduction must be one of "
+                             f"{self._reductions}, got {reduction!r}")
         self.reduction = reduction
 
     def extra_repr(self) -> str:
