@@ -35,6 +35,7 @@ from tqdm import tqdm  # noqa: E402
 import minigrad as mg  # noqa: E402
 import minigrad.nn as nn  # noqa: E402
 import minigrad.nn.functional as F  # noqa: E402
+from minigrad.utils.data import DataLoader, TensorDataset  # noqa: E402
 from example_cli import add_run_options, start_run  # noqa: E402
 
 
@@ -71,10 +72,10 @@ def accuracy(model: nn.Module, images: np.ndarray, labels: np.ndarray,
     """Fraction of images whose argmax logit is the label (eval mode, no tape)."""
     model.eval()
     correct = 0
+    batches = DataLoader(TensorDataset(mg.tensor(images), mg.tensor(labels)), batch_size)
     with mg.no_grad():
-        for i in range(0, len(images), batch_size):
-            logits = model(mg.tensor(images[i:i + batch_size]))
-            correct += int((logits.numpy().argmax(axis=1) == labels[i:i + batch_size]).sum())
+        for x, y in batches:
+            correct += int((model(x).argmax(1) == y).sum().item())
     model.train()
     return correct / len(images)
 
@@ -84,21 +85,21 @@ def train(model: nn.Module, images: np.ndarray, labels: np.ndarray, epochs: int,
     """Adam with cosine decay over the trainable parameters only; returns per-epoch mean loss."""
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = mg.optim.Adam(params, lr=lr)
-    steps_per_epoch = -(-len(images) // batch_size)
-    schedule = mg.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs * steps_per_epoch)
+    loader = DataLoader(TensorDataset(mg.tensor(images), mg.tensor(labels)), batch_size,
+                        shuffle=True,
+                        generator=mg.Generator().manual_seed(int(rng.integers(2**31))))
+    schedule = mg.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs * len(loader))
     losses = []
     bar = tqdm(range(epochs), desc=desc, leave=False, file=sys.stderr)
     for _ in bar:
-        order = rng.permutation(len(images))
         total = 0.0
-        for i in range(0, len(images), batch_size):
-            batch = order[i:i + batch_size]
-            loss = F.cross_entropy(model(mg.tensor(images[batch])), mg.tensor(labels[batch]))
+        for x, y in loader:
+            loss = F.cross_entropy(model(x), y)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
             schedule.step()
-            total += loss.item() * len(batch)
+            total += loss.item() * len(y)
         losses.append(total / len(images))
         bar.set_postfix(loss=f"{losses[-1]:.4f}")
     return losses
