@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 import time
@@ -303,12 +304,20 @@ def main(argv: Optional[list] = None) -> float:
         loss = F.cross_entropy(logits, mg.tensor(y.reshape(-1)))
         optimizer.zero_grad()
         loss.backward()
-        nn.utils.clip_grad_norm_(model.parameters(), args.clip)
+        norm = nn.utils.clip_grad_norm_(model.parameters(), args.clip)
+        loss_value = loss.item()
+        if not (math.isfinite(loss_value) and math.isfinite(norm.item())):
+            # before the update and any save: the last checkpoint stays the last good one
+            print(f"stopping at step {step}: loss {loss_value}, gradient norm {norm.item()}; "
+                  f"parameters not updated; the last good checkpoint is {args.checkpoint} "
+                  "(--resume continues from it, e.g. with a lower --lr)", file=sys.stderr,
+                  flush=True)
+            raise SystemExit(1)
         optimizer.step()
         scheduler.step()
         state = detach_state(state)
         step += 1
-        losses.append(loss.item())
+        losses.append(loss_value)
         if bar is not None:
             bar.update(1)
         elapsed = (time.perf_counter() - start_time) / 60

@@ -10,6 +10,12 @@ shared, into a byte array of the archive (version 2); loading that runs arbitrar
 Given a path, saving writes a temporary file beside the target, flushes and fsyncs it,
 then renames it over the target: a crash mid-save leaves the previous checkpoint
 untouched. Given a binary file object, it writes there (atomicity is then the caller's).
+
+``load`` also reads the two formats other frameworks write, recognised by their first
+bytes, never by the file's name: safetensors (``utils/safetensors.py``, which
+``save(..., format="safetensors")`` writes too) and PyTorch's ``torch.save`` zip files
+(``utils/torch_load.py``, a restricted unpickler). A damaged or foreign file raises
+ValueError naming the file and what is wrong with it.
 """
 from __future__ import annotations
 
@@ -19,8 +25,10 @@ import json
 import os
 import pickle
 import secrets
+import zipfile
+import zlib
 from collections import OrderedDict
-from typing import IO, Any, Mapping, Optional, Union
+from typing import IO, Any, Callable, Mapping, Optional, Union
 
 import numpy as np
 
@@ -46,10 +54,20 @@ class _NotStateDict(Exception):
     its message says where and what that value is."""
 
 
-def save(obj: Any, f: FileLike) -> None:
+def save(obj: Any, f: FileLike, *, format: str = "minigrad") -> None:
     """Write ``obj`` to exactly the path ``f`` (atomically) or to the binary file object
     ``f``. A state dict (nested dicts/lists/tuples of tensors, NumPy arrays, numbers,
-    strings, bools and None) is stored without pickle; anything else is pickled whole."""
+    strings, bools and None) is stored without pickle; anything else is pickled whole.
+    ``format="safetensors"`` writes a flat ``{name: tensor}`` map as a safetensors file
+    instead (see :mod:`minigrad.utils.safetensors`)."""
+    if format == "safetensors":
+        from .utils import safetensors
+        data = safetensors.save(obj)
+        _write(f, lambda out: out.write(data))
+        return
+    if format != "minigrad":
+        raise ValueError(f"mg.save: unknown format {format!r}; "
+                         "use 'minigrad' (the default) or 'safetensors'")
     arrays: dict[str, np.ndarray] = {}
     try:
         header = {"format": _FORMAT, "version": _STATE_DICT,
@@ -61,10 +79,14 @@ def save(obj: Any, f: FileLike) -> None:
                   "type": f"{kind.__module__}.{kind.__qualname__}"}
     text = json.dumps(header, allow_nan=True)
     arrays[_HEADER] = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
+    _write(f, lambda out: np.savez(out, allow_pickle=False, **arrays))
+
+
+def _write(f: FileLike, write: Callable[[IO[bytes]], Any]) -> None:
     if _is_path(f):
-        _write_atomically(os.fspath(f), arrays)
+        write_atomically(os.fspath(f), write)
     elif callable(getattr(f, "write", None)):
-        np.savez(f, allow_pickle=False, **arrays)
+        write(f)
     else:
         raise TypeError(f"mg.save needs a path or a binary file object with write(), "
                         f"got a {type(f).__name__}")
@@ -77,7 +99,12 @@ def load(f: FileLike, device: Optional[Device] = None, *, map_location: Optional
     pickled object the backend each tensor was saved from); NumPy arrays saved as such
     come back as NumPy arrays. An archive holding a pickled object loads only with
     ``weights_only=False``: unpickling can run arbitrary code, so do it only for files
-    you trust."""
+    you trust.
+
+    Two foreign formats are recognised by their content and read without running any
+    code: safetensors files (:mod:`minigrad.utils.safetensors`) and PyTorch's
+    ``torch.save`` zip files of state dicts (:mod:`minigrad.utils.torch_load`). A damaged
+    file raises ValueError saying so; nothing is returned half-read."""
     device = _one_device(device, map_location)
     if _is_path(f):
         source, name = os.fspath(f), repr(os.fspath(f))
@@ -87,18 +114,37 @@ def load(f: FileLike, device: Optional[Device] = None, *, map_location: Optional
     else:
         raise TypeError(f"mg.load needs a path or a binary file object with read(), "
                         f"got a {type(f).__name__}")
-    archive = np.load(source, allow_pickle=False)
-    if not isinstance(archive, np.lib.npyio.NpzFile) or _HEADER not in archive.files:
-        raise ValueError(f"{name} is not a minigrad checkpoint (no {_HEADER!r} entry); "
-                         "it was not written by mg.save")
+    kind, start = _sniff(source)
+    if kind == "safetensors":
+        from .utils import safetensors
+        if isinstance(source, str):
+            return safetensors.load_file(source, device=device)
+        return safetensors.load(source.read(), device=device)
+    if kind != "zip":
+        raise ValueError(f"{name} is not a minigrad checkpoint: {_NOT_ZIP[kind]}")
+    try:
+        archive = np.load(source, allow_pickle=False)
+    except (zipfile.BadZipFile, EOFError, ValueError, NotImplementedError, RuntimeError) as exc:
+        raise ValueError(f"{name} is a damaged checkpoint, not a readable zip archive "
+                         f"(truncated or corrupted?): {exc}") from exc
     with archive:
-        header = json.loads(archive[_HEADER].tobytes().decode("utf-8"))
-        version = header.get("version")
-        if header.get("format") != _FORMAT or version not in (_STATE_DICT, _PICKLED):
-            raise ValueError(f"{name}: unsupported checkpoint format "
-                             f"{header.get('format')!r} version {version!r}")
+        if _HEADER not in archive.files:
+            if not any(n == "data.pkl" or n.endswith("/data.pkl") for n in archive.files):
+                raise ValueError(f"{name} is not a minigrad checkpoint (no {_HEADER!r} "
+                                 "entry); it was not written by mg.save")
+            archive.close()
+            from .utils import torch_load
+            if not isinstance(source, str):
+                source.seek(start)
+            return torch_load.load(source, device=device)
+        header = _intact(name, lambda: json.loads(archive[_HEADER].tobytes().decode("utf-8")))
+        version = header.get("version") if isinstance(header, dict) else None
+        if version not in (_STATE_DICT, _PICKLED) or header.get("format") != _FORMAT:
+            found = header.get("format") if isinstance(header, dict) else header
+            raise ValueError(f"{name}: unsupported checkpoint format {found!r} "
+                             f"version {version!r}")
         if version == _STATE_DICT:
-            return _decode(header["object"], archive, device)
+            return _intact(name, lambda: _decode(header["object"], archive, device))
         if weights_only:
             raise pickle.UnpicklingError(
                 f"mg.load: {name} holds arbitrary Python objects (a pickled "
@@ -106,8 +152,56 @@ def load(f: FileLike, device: Optional[Device] = None, *, map_location: Optional
                 "weights_only=True (the default) refuses it. If you trust the source of this "
                 "file, load it with mg.load(..., weights_only=False). (A state dict, e.g. "
                 "model.state_dict(), saves without pickle and loads with weights_only=True.)")
-        stream = io.BytesIO(archive[header["pickle"]].tobytes())
+        stream = io.BytesIO(_intact(name, lambda: archive[header["pickle"]].tobytes()))
         return _Unpickler(stream, device).load()
+
+
+_NOT_ZIP = {
+    "empty": "it is empty (was its writing interrupted?)",
+    "pickle": "it is a bare pickle, as written by pickle.dump or by torch.save in PyTorch's "
+              "legacy format (_use_new_zipfile_serialization=False, or torch < 1.6), which "
+              "minigrad does not read; re-save it with a current torch.save",
+    "npy": "it is a single NumPy array (.npy); mg.save writes a zip archive",
+    "other": "it is not a zip archive, which mg.save writes (nor a safetensors file)",
+}
+
+
+def _sniff(source: Union[str, IO[bytes]]) -> tuple:
+    """(What the bytes at the start of ``source`` look like, where they start): 'zip'
+    (mg.save's archives and torch.save's), 'safetensors' (an 8-byte little-endian header
+    length, then a JSON object), 'pickle', 'npy', 'empty' or 'other'. A file object is
+    left where it was."""
+    if isinstance(source, str):
+        with open(source, "rb") as f:
+            head, size = f.read(16), os.fstat(f.fileno()).st_size
+        start = 0
+    else:
+        start = source.tell()
+        head = source.read(16)
+        size = source.seek(0, io.SEEK_END) - start
+        source.seek(start)
+    if not head:
+        return "empty", start
+    if head[:2] == b"PK":
+        return "zip", start
+    if head.startswith(b"\x93NUMPY"):
+        return "npy", start
+    if head[:1] == b"\x80":
+        return "pickle", start
+    if len(head) > 8 and head[8:9] == b"{" and int.from_bytes(head[:8], "little") <= size - 8:
+        return "safetensors", start
+    return "other", start
+
+
+def _intact(name: str, read: Callable[[], Any]) -> Any:
+    """``read()``, whose low-level failures inside an archive mean it is damaged (a CRC
+    mismatch, a member cut short, a header that is not JSON) and are reported so."""
+    try:
+        return read()
+    except (zipfile.BadZipFile, EOFError, KeyError, ValueError, UnicodeDecodeError,
+            zlib.error, NotImplementedError, RuntimeError) as exc:  # (a flipped flag byte)
+        raise ValueError(f"{name} is a damaged checkpoint (truncated or corrupted?): "
+                         f"{type(exc).__name__}: {exc}") from exc
 
 
 def _is_path(f: Any) -> bool:
@@ -202,15 +296,17 @@ def _decode(node: Any, archive: Any, device: Optional[Device]) -> Any:
     return tuple(items) if kind == "tuple" else items
 
 
-def _write_atomically(path: str, arrays: dict[str, np.ndarray]) -> None:
-    """Temp file in the target's directory (same filesystem, so the rename is atomic),
-    flushed and fsynced before ``os.replace``; removed if anything fails."""
+def write_atomically(path: str, write: Callable[[IO[bytes]], Any]) -> None:
+    """Call ``write`` on a temp file in the target's directory (same filesystem, so the
+    rename is atomic), flush and fsync it, then ``os.replace`` it onto ``path``; on any
+    failure (a full disk, a permission error, a crash) remove it and leave ``path`` as it
+    was. Shared by every format minigrad writes."""
     directory = os.path.dirname(os.path.abspath(path))
     temp = os.path.join(directory, f".{os.path.basename(path)}.{secrets.token_hex(6)}.tmp")
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # umask applies
     try:
         with os.fdopen(fd, "wb") as f:
-            np.savez(f, allow_pickle=False, **arrays)
+            write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(temp, path)

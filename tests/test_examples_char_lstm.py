@@ -48,3 +48,34 @@ def test_resume_continues_exactly_where_it_stopped(tmp_path):
     assert whole["losses"] == parts["losses"]          # the same loss curve, step for step
     for key, value in whole["model"].items():
         np.testing.assert_array_equal(value.numpy(), parts["model"][key].numpy(), err_msg=key)
+
+
+NAN_AT_STEP_20 = """
+import sys
+sys.path.insert(0, {examples!r})
+import char_lstm
+import minigrad as mg
+real = char_lstm.F.cross_entropy
+calls = []
+def poisoned(*args, **kwargs):
+    calls.append(1)
+    loss = real(*args, **kwargs)
+    return loss * float("nan") if len(calls) == 21 else loss
+char_lstm.F.cross_entropy = poisoned
+char_lstm.main(["--quick", "--eval-every", "1000", "--checkpoint", {checkpoint!r},
+                "--plot", {plot!r}])
+"""
+
+
+def test_a_nan_loss_stops_before_the_update_and_keeps_the_last_good_checkpoint(tmp_path):
+    """Training calls cross_entropy once per step (evaluation is pushed past the run); at
+    step 20 it turns NaN: the run stops with a message, and the step-15 checkpoint stays."""
+    code = NAN_AT_STEP_20.format(examples=str(SCRIPT.parent),
+                                 checkpoint=str(tmp_path / "c.npz"), plot=str(tmp_path / "c.png"))
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "stopping at step 20: loss nan" in done.stderr
+    kept = mg.load(str(tmp_path / "c.npz"))
+    assert kept["step"] == 15
+    assert all(np.isfinite(v.numpy()).all() for v in kept["model"].values())
