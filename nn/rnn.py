@@ -2,11 +2,14 @@
 
 Parameter names, shapes, gate order, formulas, initialisation and return values
 are PyTorch's (see design.md "Recurrent layers"), so a PyTorch ``state_dict``
-loads unchanged. Everything is composed from engine primitives; the speed comes
-from doing as little per time step as possible: the whole input sequence is
-projected with one matmul per layer and direction before the time loop, and a
-step is then one small ``h @ W_hh.T`` plus a handful of elementwise ops. The
-tape sums the per-step gradients of the shared weights.
+loads unchanged. The layers run each layer and direction as one engine
+primitive over the whole sequence (``mg.lstm_sequence`` and friends: one node,
+BPTT in one reverse loop, the shared weights' gradients in one GEMM each). The
+step-by-step path below is the readable reference, held equal to it by the
+tests: the whole input sequence is projected with one matmul, then a step is
+one small ``h @ W_hh.T`` plus a handful of elementwise ops, and the tape sums the
+per-step gradients of the shared weights. It runs for the cells, when a step
+hook watches the states, and when ``fused`` is set to False.
 """
 from __future__ import annotations
 
@@ -56,6 +59,14 @@ _KINDS: dict[str, tuple[int, Callable[..., State], bool]] = {
     "RNN_RELU": (1, _relu_step, True),
     "LSTM": (4, _lstm_step, True),
     "GRU": (3, _gru_step, False),
+}
+
+# mode -> the engine's whole-sequence primitive (one layer, one direction)
+_SEQUENCES: dict[str, Callable[..., tuple]] = {
+    "RNN_TANH": mg.rnn_tanh_sequence,
+    "RNN_RELU": mg.rnn_relu_sequence,
+    "LSTM": mg.lstm_sequence,
+    "GRU": mg.gru_sequence,
 }
 
 _PUBLIC_NAME = {"RNN_TANH": "RNN", "RNN_RELU": "RNN", "LSTM": "LSTM", "GRU": "GRU"}
@@ -201,7 +212,12 @@ class RNNBase(Module):
     makes a variable-length batch: padded steps leave the state unchanged and get
     no gradient, ``h_n`` is each sequence's last real step, padded outputs are zero,
     and the reverse direction starts at each sequence's own last real step.
+
+    ``fused`` (default True): run each layer and direction as one whole-sequence
+    primitive; set it False (or register a step hook) for the step-by-step path.
     """
+
+    fused: bool = True
 
     def __init__(self, mode: str, input_size: int, hidden_size: int, num_layers: int = 1,
                  bias: bool = True, batch_first: bool = False, dropout: float = 0.0,
@@ -293,9 +309,10 @@ class RNNBase(Module):
         return [hx[i] for i in range(count)]
 
     def _masks(self, lengths: Any, steps: int, batch: int, x: mg.Tensor) -> tuple:
-        """Per-step (B, 1) masks of the real steps, and how many steps need computing."""
+        """The lengths as a checked tensor, the (T', B, 1) mask of the real steps, and
+        how many steps T' need computing."""
         if lengths is None:
-            return None, steps
+            return None, None, steps
         lengths = mg.tensor(lengths, device=x.device)
         if lengths.dtype.kind not in "iu":
             raise TypeError(f"{self._name}: lengths must be integers, got dtype "
@@ -310,7 +327,7 @@ class RNNBase(Module):
                              f"{longest}")
         real = mg.arange(longest, device=x.device).reshape(longest, 1, 1) < \
             lengths.reshape(1, batch, 1)
-        return real, longest
+        return lengths, real, longest
 
     # -- the forward pass ----------------------------------------------------------------
     def forward(self, input: mg.Tensor, hx: Any = None,
@@ -330,8 +347,9 @@ class RNNBase(Module):
                               self._initial(c0, batch, batched, x, "c_0")))
         else:
             states = [(h,) for h in self._initial(hx, batch, batched, x, "hx")]
-        real, computed = self._masks(lengths, steps, batch, x)
-        masks = None if real is None else [real[t] for t in range(computed)]
+        lengths, real, computed = self._masks(lengths, steps, batch, x)
+        fused = self.fused and not self._step_hooks
+        masks = None if fused or real is None else [real[t] for t in range(computed)]
         layer_input = x if computed == steps else x[:computed]
         finals = []
         for layer in range(self.num_layers):
@@ -339,8 +357,13 @@ class RNNBase(Module):
                 layer_input = self._drop(layer_input)
             outs = []
             for d, suffix in enumerate(self._suffixes(layer)):
-                out, final = self._direction(layer_input, layer, d, suffix,
-                                             states[layer * self.num_directions + d], masks)
+                state = states[layer * self.num_directions + d]
+                if fused:
+                    out, *final = _SEQUENCES[self.mode](
+                        layer_input, *state, *self._weights(suffix), lengths=lengths,
+                        reverse=d == 1)
+                else:
+                    out, final = self._direction(layer_input, layer, d, suffix, state, masks)
                 outs.append(out)
                 finals.append(final)
             layer_input = outs[0] if len(outs) == 1 else mg.concatenate(outs, axis=2)
@@ -367,14 +390,17 @@ class RNNBase(Module):
         keep = (mg.rand(x.shape, dtype=x.dtype, device=x.device) >= p).astype(x.dtype) * scale
         return x * keep
 
+    def _weights(self, suffix: str) -> tuple:
+        """(weight_ih, weight_hh, bias_ih, bias_hh) of one layer and direction."""
+        return tuple(getattr(self, name + suffix, None)
+                     for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
+
     def _direction(self, x: mg.Tensor, layer: int, direction: int, suffix: str,
                    state: State, masks: Optional[list]) -> tuple:
-        """Run one layer in one direction over (T, B, width) input; (output, final state)."""
+        """Run one layer in one direction over (T, B, width) input, step by step (the
+        reference path); (output, final state)."""
         _, step, fold = _KINDS[self.mode]
-        w_ih = getattr(self, "weight_ih" + suffix)
-        w_hh = getattr(self, "weight_hh" + suffix)
-        b_ih = getattr(self, "bias_ih" + suffix, None)
-        b_hh = getattr(self, "bias_hh" + suffix, None)
+        w_ih, w_hh, b_ih, b_hh = self._weights(suffix)
         steps, batch, width = x.shape
         xg = x.reshape(steps * batch, width) @ w_ih.T   # the whole sequence in one GEMM
         bias = _projection_bias(b_ih, b_hh, fold)

@@ -263,6 +263,34 @@ def _to_backend_case(data):
             [data.draw(values(data.draw(shapes())))])
 
 
+def _sequence_case(mode):
+    """One layer, one direction of torch.nn.LSTM/GRU/RNN run on our inputs as its weights
+    (the reverse direction as the forward one over the flipped sequence)."""
+    def case(data):
+        steps, batch, width, hidden = (data.draw(st.integers(1, 3)) for _ in range(4))
+        gates = {"lstm": 4, "gru": 3}.get(mode, 1) * hidden
+        count = 2 if mode == "lstm" else 1
+        reverse = data.draw(st.booleans())
+        shapes = [(steps, batch, width)] + [(batch, hidden)] * count + \
+            [(gates, width), (gates, hidden), (gates,), (gates,)]
+        layer = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU}.get(mode, torch.nn.RNN)
+        extra = {"nonlinearity": mode[4:]} if mode.startswith("rnn") else {}
+        layer = layer(width, hidden, **extra).double()
+
+        def torch_fn(x, *rest):
+            names = ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0")
+            state = tuple(s[None] for s in rest[:count])
+            out, final = torch.func.functional_call(
+                layer, dict(zip(names, rest[count:])),
+                (x.flip(0) if reverse else x, state if count == 2 else state[0]))
+            finals = final if count == 2 else (final,)
+            return (out.flip(0) if reverse else out,) + tuple(f[0] for f in finals)
+
+        return (lambda *xs: getattr(mg, f"{mode}_sequence")(*xs, reverse=reverse), torch_fn,
+                [data.draw(values(s)) for s in shapes])
+    return case
+
+
 ORACLE = {
     "add": _binary(mg.add, torch.add),
     "subtract": _binary(mg.subtract, torch.sub),
@@ -300,6 +328,10 @@ ORACLE = {
     "getitem": _getitem_case,
     "index_add": _index_add_case,
     "to_backend": _to_backend_case,
+    "lstm_sequence": _sequence_case("lstm"),
+    "gru_sequence": _sequence_case("gru"),
+    "rnn_tanh_sequence": _sequence_case("rnn_tanh"),
+    "rnn_relu_sequence": _sequence_case("rnn_relu"),
 }
 
 

@@ -12,6 +12,7 @@ from .nondifferentiable import (argmax, argmin, argsort, ceil, equal, floor, gre
                                 greater_equal, isfinite, isinf, isnan, less, less_equal,
                                 logical_and, logical_not, logical_or, not_equal, round, sign)
 from .recurrent import lstm_cell
+from .sequence import gru_sequence, lstm_sequence, rnn_relu_sequence, rnn_tanh_sequence
 from .reduction import logsumexp, max, mean, min, std, sum, var
 from .shape import (broadcast_to, concatenate, expand_dims, flatten, moveaxis, pad, reshape,
                     split, squeeze, stack, swapaxes, transpose)
@@ -26,12 +27,14 @@ from .structure import diagonal, flip, roll, tril, triu
 __all__ = [
     "abs", "add", "astype", "clip", "copy", "divide", "erf", "exp", "log", "maximum", "minimum",
     "multiply", "negative", "power", "relu", "sigmoid", "sqrt", "subtract", "tanh", "where",
-    "as_index", "getitem", "index_add", "index_put", "matmul", "argmax", "argmin", "argsort", "ceil",
+    "as_index", "getitem", "index_add", "index_put", "matmul", "argmax", "argmin", "argsort",
+    "ceil",
     "equal", "floor", "greater", "greater_equal", "isfinite", "isinf", "isnan", "less",
     "less_equal", "logical_and", "logical_not", "logical_or", "not_equal", "round", "sign",
     "logsumexp", "max", "mean", "min", "std", "sum", "var", "broadcast_to", "concatenate",
     "expand_dims", "flatten", "moveaxis", "pad", "reshape", "split", "squeeze", "stack",
     "swapaxes", "transpose", "to_backend", "lstm_cell", "addmm",
+    "lstm_sequence", "gru_sequence", "rnn_tanh_sequence", "rnn_relu_sequence",
     "arccos", "arcsin", "arctan", "cos", "cosh", "expm1", "log1p", "reciprocal", "sin",
     "sinh", "tan", "einsum", "add_along_axis", "scatter", "scatter_add", "take_along_axis",
     "cumprod", "cumsum", "prod", "diagonal", "flip", "roll", "tril", "triu",
