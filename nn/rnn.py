@@ -20,6 +20,7 @@ import minigrad as mg
 
 from .module import Module
 from .parameter import Parameter
+from .utils.rnn import PackedSequence, pack_like, pad_packed_sequence
 
 __all__ = ["RNNCellBase", "RNNCell", "LSTMCell", "GRUCell", "RNNBase", "RNN", "LSTM", "GRU"]
 
@@ -221,10 +222,15 @@ class RNNBase(Module):
 
     def __init__(self, mode: str, input_size: int, hidden_size: int, num_layers: int = 1,
                  bias: bool = True, batch_first: bool = False, dropout: float = 0.0,
-                 bidirectional: bool = False) -> None:
+                 bidirectional: bool = False, proj_size: int = 0) -> None:
         super().__init__()
         _check_positive("input_size", input_size)
         _check_positive("hidden_size", hidden_size)
+        if proj_size and mode != "LSTM":
+            raise ValueError("proj_size argument is only supported for LSTM, not RNN or GRU")
+        if not 0 <= proj_size < hidden_size:
+            raise ValueError(f"proj_size has to be a non-negative integer smaller than "
+                             f"hidden_size ({hidden_size}), got {proj_size}")
         _check_positive("num_layers", num_layers)
         if not 0.0 <= float(dropout) <= 1.0:
             raise ValueError(f"dropout must be a probability in [0, 1], got {dropout!r}")
@@ -232,22 +238,30 @@ class RNNBase(Module):
         self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
         self.bias, self.batch_first = bias, batch_first
         self.dropout, self.bidirectional = float(dropout), bidirectional
+        self.proj_size = proj_size
         self._step_hooks: list = []
+        out = proj_size or hidden_size  # the width of h (PyTorch's real_hidden_size)
         gh = _KINDS[mode][0] * hidden_size
         k = 1.0 / math.sqrt(hidden_size)
         for layer in range(num_layers):
-            width = input_size if layer == 0 else self.num_directions * hidden_size
+            width = input_size if layer == 0 else self.num_directions * out
             for suffix in self._suffixes(layer):
                 setattr(self, "weight_ih" + suffix, Parameter(mg.uniform(-k, k, (gh, width))))
-                setattr(self, "weight_hh" + suffix,
-                        Parameter(mg.uniform(-k, k, (gh, hidden_size))))
+                setattr(self, "weight_hh" + suffix, Parameter(mg.uniform(-k, k, (gh, out))))
                 if bias:
                     setattr(self, "bias_ih" + suffix, Parameter(mg.uniform(-k, k, (gh,))))
                     setattr(self, "bias_hh" + suffix, Parameter(mg.uniform(-k, k, (gh,))))
+                if proj_size:  # h_t = W_hr (o * tanh(c_t)), as PyTorch's LSTM
+                    setattr(self, "weight_hr" + suffix,
+                            Parameter(mg.uniform(-k, k, (proj_size, hidden_size))))
 
     @property
     def num_directions(self) -> int:
         return 2 if self.bidirectional else 1
+
+    def flatten_parameters(self) -> None:
+        """PyTorch compacts cuDNN's weight buffer here; the weights are used as they are,
+        so there is nothing to do (kept so ported code runs)."""
 
     def _suffixes(self, layer: int) -> list:
         return [f"_l{layer}", f"_l{layer}_reverse"][:self.num_directions]
@@ -259,16 +273,28 @@ class RNNBase(Module):
         if self.mode == "RNN_RELU":
             s += ", nonlinearity='relu'"
         for name, default in (("bias", True), ("batch_first", False), ("dropout", 0.0),
-                              ("bidirectional", False)):
+                              ("bidirectional", False), ("proj_size", 0)):
             if getattr(self, name) != default:
                 s += f", {name}={getattr(self, name)}"
         return s
 
-    def register_step_hook(self, hook: StepHook) -> mg.RemovableHandle:
+    def register_step_hook(self, hook: StepHook, with_cell: bool = False) -> mg.RemovableHandle:
         """Call ``hook(module, layer, direction, t, h_t)`` with every step's new hidden
-        state during forward (what :mod:`nn.utils.gradient_flow` builds on)."""
-        self._step_hooks.append(hook)
-        return mg.RemovableHandle(self._step_hooks, hook)
+        state during forward (what :mod:`nn.utils.gradient_flow` builds on); for an LSTM
+        with ``with_cell=True``, ``hook(module, layer, direction, t, h_t, c_t)`` so the
+        cell state can be read too. While a step hook is registered the layer runs the
+        step-by-step path (the fused one has no per-step states to show)."""
+        if with_cell and self.mode != "LSTM":
+            raise ValueError(f"{self._name}: with_cell=True needs an LSTM (only it has a cell "
+                             "state)")
+        if with_cell:
+            def call(module: "RNNBase", layer: int, d: int, t: int, state: State) -> None:
+                hook(module, layer, d, t, state[0], state[1])
+        else:
+            def call(module: "RNNBase", layer: int, d: int, t: int, state: State) -> None:
+                hook(module, layer, d, t, state[0])
+        self._step_hooks.append(call)
+        return mg.RemovableHandle(self._step_hooks, call)
 
     # -- checks ----------------------------------------------------------------------
     @property
@@ -293,19 +319,21 @@ class RNNBase(Module):
 
     def _initial(self, hx: Optional[mg.Tensor], batch: int, batched: bool, x: mg.Tensor,
                  what: str) -> list:
-        """The initial state as a list of (B, H) tensors, one per (layer, direction)."""
+        """The initial state as a list of (B, H) tensors, one per (layer, direction)
+        (h is proj_size wide when the LSTM projects)."""
         count = self.num_layers * self.num_directions
+        size = self.proj_size if self.proj_size and what == "h_0" else self.hidden_size
         if hx is None:
-            zero = mg.zeros((batch, self.hidden_size), dtype=x.dtype, device=x.device)
+            zero = mg.zeros((batch, size), dtype=x.dtype, device=x.device)
             return [zero] * count
-        expected = (count, batch, self.hidden_size) if batched else (count, self.hidden_size)
+        expected = (count, batch, size) if batched else (count, size)
         if tuple(hx.shape) != expected:
             raise ValueError(f"{self._name}: expected {what} of shape {expected} "
                              f"(num_layers * num_directions, "
                              f"{'batch, ' if batched else ''}hidden_size), got shape "
                              f"{tuple(hx.shape)}")
         if not batched:
-            hx = hx.reshape(count, 1, self.hidden_size)
+            hx = hx.reshape(count, 1, size)
         return [hx[i] for i in range(count)]
 
     def _masks(self, lengths: Any, steps: int, batch: int, x: mg.Tensor) -> tuple:
@@ -330,14 +358,43 @@ class RNNBase(Module):
         return lengths, real, longest
 
     # -- the forward pass ----------------------------------------------------------------
-    def forward(self, input: mg.Tensor, hx: Any = None,
+    def forward(self, input: Union[mg.Tensor, PackedSequence], hx: Any = None,
                 lengths: Union[Sequence[int], mg.Tensor, None] = None) -> tuple:
+        if isinstance(input, PackedSequence):
+            return self._forward_packed(input, hx, lengths)
         batched = self._check_input(input)
         if lengths is not None and not batched:
             raise ValueError(f"{self._name}: lengths needs a batched (3-d) input")
         x = input if batched else input.reshape(input.shape[0], 1, input.shape[1])
         if batched and self.batch_first:
             x = x.swapaxes(0, 1)
+        output, final_states = self._run(x, hx, lengths, batched)
+        if batched and self.batch_first:
+            output = output.swapaxes(0, 1)
+        elif not batched:
+            output = output.reshape(x.shape[0], output.shape[-1])
+        if self.mode == "LSTM":
+            return output, (final_states[0], final_states[1])
+        return output, final_states[0]
+
+    def _forward_packed(self, packed: PackedSequence, hx: Any, lengths: Any) -> tuple:
+        """A PackedSequence in, one out (PyTorch's API), on the padded batch with
+        ``lengths=``: the same single time loop. ``hx`` and ``h_n`` are in the batch's
+        original order, as in PyTorch."""
+        if lengths is not None:
+            raise ValueError(f"{self._name}: a PackedSequence carries its own lengths; do not "
+                             "pass lengths= as well")
+        padded, lens = pad_packed_sequence(packed)
+        self._check_input(padded)
+        output, final_states = self._run(padded, hx, lens, batched=True)
+        out = pack_like(output, packed)
+        if self.mode == "LSTM":
+            return out, (final_states[0], final_states[1])
+        return out, final_states[0]
+
+    def _run(self, x: mg.Tensor, hx: Any, lengths: Any, batched: bool) -> tuple:
+        """Every layer and direction over time-major (T, B, I) input: the (T, B, D*H)
+        output and the final states [(L*D, B, H), ...] (unbatched: (L*D, H))."""
         steps, batch = x.shape[0], x.shape[1]
         if self.mode == "LSTM":
             if hx is not None and (not isinstance(hx, (tuple, list)) or len(hx) != 2):
@@ -348,7 +405,7 @@ class RNNBase(Module):
         else:
             states = [(h,) for h in self._initial(hx, batch, batched, x, "hx")]
         lengths, real, computed = self._masks(lengths, steps, batch, x)
-        fused = self.fused and not self._step_hooks
+        fused = self.fused and not self._step_hooks and not self.proj_size
         masks = None if fused or real is None else [real[t] for t in range(computed)]
         layer_input = x if computed == steps else x[:computed]
         finals = []
@@ -372,16 +429,10 @@ class RNNBase(Module):
             output = mg.where(real, output, 0)
             if computed < steps:
                 output = mg.pad(output, ((0, steps - computed), (0, 0), (0, 0)))
-        if batched and self.batch_first:
-            output = output.swapaxes(0, 1)
-        elif not batched:
-            output = output.reshape(steps, output.shape[-1])
         final_states = [mg.stack([f[i] for f in finals]) for i in range(len(finals[0]))]
         if not batched:
-            final_states = [s.reshape(s.shape[0], self.hidden_size) for s in final_states]
-        if self.mode == "LSTM":
-            return output, (final_states[0], final_states[1])
-        return output, final_states[0]
+            final_states = [s.reshape(s.shape[0], s.shape[-1]) for s in final_states]
+        return output, final_states
 
     def _drop(self, x: mg.Tensor) -> mg.Tensor:
         """Inverted dropout between layers (training only)."""
@@ -408,18 +459,22 @@ class RNNBase(Module):
             xg = xg + bias
         xg = xg.reshape(steps, batch, w_ih.shape[0])
         w_hh_t = w_hh.T
+        w_hr = getattr(self, "weight_hr" + suffix, None)
+        w_hr_t = None if w_hr is None else w_hr.T
         b_step = None if fold else b_hh
         hooks = self._step_hooks
         hs: list = [None] * steps
         order = range(steps) if direction == 0 else range(steps - 1, -1, -1)
         for t in order:
             new = step(xg[t], state, w_hh_t, b_step)
+            if w_hr_t is not None:
+                new = (new[0] @ w_hr_t, new[1])
             if masks is not None:  # padded steps keep the old state (and pass no gradient)
                 new = tuple(mg.where(masks[t], n, s) for n, s in zip(new, state))
             state = new
             hs[t] = state[0]
             for hook in hooks:
-                hook(self, layer, direction, t, state[0])
+                hook(self, layer, direction, t, state)
         return mg.stack(hs), state
 
 
@@ -447,9 +502,9 @@ class LSTM(RNNBase):
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
                  bias: bool = True, batch_first: bool = False, dropout: float = 0.0,
-                 bidirectional: bool = False) -> None:
+                 bidirectional: bool = False, proj_size: int = 0) -> None:
         super().__init__("LSTM", input_size, hidden_size, num_layers, bias, batch_first,
-                         dropout, bidirectional)
+                         dropout, bidirectional, proj_size)
 
 
 class GRU(RNNBase):

@@ -14,7 +14,7 @@ from typing import Any, List, NamedTuple, Optional, Sequence
 import minigrad as mg
 
 __all__ = ["PackedSequence", "pad_sequence", "pack_padded_sequence", "pad_packed_sequence",
-           "pack_sequence", "unpack_sequence", "unpad_sequence"]
+           "pack_sequence", "unpack_sequence", "unpad_sequence", "pack_like"]
 
 
 class PackedSequence(NamedTuple):
@@ -139,6 +139,16 @@ def pad_packed_sequence(sequence: PackedSequence, batch_first: bool = False,
     if batch_first:
         padded = padded.transpose(0, 1)
     return padded, mg.tensor(lengths)
+
+
+def pack_like(padded: mg.Tensor, like: PackedSequence) -> PackedSequence:
+    """Pack a time-major padded batch (in the original order) exactly as ``like`` is
+    packed: the same sorting, batch sizes and index tensors (what a recurrent layer
+    returns for a packed input)."""
+    x = padded if like.sorted_indices is None else padded.index_select(1, like.sorted_indices)
+    sizes = [int(b) for b in like.batch_sizes.tolist()]
+    data = mg.cat([x[t, :b] for t, b in enumerate(sizes)])
+    return PackedSequence(data, like.batch_sizes, like.sorted_indices, like.unsorted_indices)
 
 
 def pack_sequence(sequences: Sequence[mg.Tensor], enforce_sorted: bool = True) -> PackedSequence:
