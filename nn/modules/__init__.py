@@ -4,10 +4,10 @@ class names from ``minigrad.nn``, so the classes are the same objects."""
 from typing import Any
 
 from . import (activation, batchnorm, container, conv, dropout, flatten, linear, loss, module,
-               normalization, pooling, rnn, sparse)
+               normalization, pooling, rnn, sparse, transformer)
 
 _SUBMODULES = (activation, batchnorm, container, conv, dropout, flatten, linear, loss, module,
-               normalization, pooling, rnn, sparse)
+               normalization, pooling, rnn, sparse, transformer)
 
 
 def __getattr__(name: str) -> Any:
