@@ -11,6 +11,7 @@ continues exactly; temperature sampling from a prompt.
     python examples/char_lstm.py                     # train (default run), then sample
     python examples/char_lstm.py --quick             # a 30-second smoke run
     python examples/char_lstm.py --sample --checkpoint runs/char_lstm.npz --prompt "ROMEO"
+    mpiexec -n 2 python examples/char_lstm.py --distributed   # data-parallel over 2 ranks
 """
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ import numpy as np
 import minigrad as mg
 import minigrad.nn as nn
 import minigrad.nn.functional as F
+from distributed_run import Run
 from shakespeare import play_files
 
 try:
@@ -224,6 +226,8 @@ def parse_args(argv: Optional[list] = None) -> argparse.Namespace:
     p.add_argument("--plot", default="runs/char_lstm_loss.png")
     p.add_argument("--stop-at", type=int, default=None,
                    help="checkpoint and stop after this step (continue later with --resume)")
+    p.add_argument("--distributed", action="store_true",
+                   help="data-parallel over the ranks of an MPI launch (see distributed_run.py)")
     p.add_argument("--quick", action="store_true",
                    help="tiny model, few steps: a smoke test (explicit options still win)")
     if p.parse_known_args(argv)[0].quick:
@@ -251,6 +255,7 @@ def plot_history(history: list, path: str) -> None:
 
 def main(argv: Optional[list] = None) -> float:
     args = parse_args(argv)
+    run = Run(args.distributed, args.backend, args.batch)  # before any array: picks the GPU
     mg.set_backend(args.backend)
     mg.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
@@ -288,24 +293,25 @@ def main(argv: Optional[list] = None) -> float:
         step, history = int(ckpt["step"]), [list(h) for h in ckpt["history"]]
         losses = list(ckpt["losses"])
         mg.set_rng_state(json.loads(ckpt["rng"]))
-        state = unpack_state(ckpt["state"])
+        state = run.own_state(unpack_state(ckpt["state"]))
         print(f"resumed from {args.checkpoint} at step {step}", flush=True)
 
+    trainer = run.wrap(model)
     n_params = sum(p.numel() for p in model.parameters())
     print(f"{args.cell} {args.layers}x{args.hidden}, embedding {args.embed}: "
           f"{n_params:,} parameters; backend {args.backend}", flush=True)
 
     start_time = time.perf_counter()
     bar = tqdm(total=args.steps, initial=step, desc="training", unit="step",
-               disable=tqdm is None or not sys.stderr.isatty()) if tqdm else None
+               disable=not (run.is_main and sys.stderr.isatty())) if tqdm else None
     while step < args.steps:
-        x, y = train.chunk(step)
-        logits, state = model(mg.tensor(x), state)
+        x, y = (run.rows(a) for a in train.chunk(step))
+        logits, state = trainer(mg.tensor(x), state)
         loss = F.cross_entropy(logits, mg.tensor(y.reshape(-1)))
         optimizer.zero_grad()
         loss.backward()
         norm = nn.utils.clip_grad_norm_(model.parameters(), args.clip)
-        loss_value = loss.item()
+        loss_value = run.mean(loss.item())
         if not (math.isfinite(loss_value) and math.isfinite(norm.item())):
             # before the update and any save: the last checkpoint stays the last good one
             print(f"stopping at step {step}: loss {loss_value}, gradient norm {norm.item()}; "
@@ -321,22 +327,26 @@ def main(argv: Optional[list] = None) -> float:
         if bar is not None:
             bar.update(1)
         elapsed = (time.perf_counter() - start_time) / 60
-        out_of_time = elapsed > args.time_limit or step == args.stop_at
-        if step % args.eval_every == 0 or step == args.steps:
+        out_of_time = run.any(elapsed > args.time_limit) or step == args.stop_at
+        if run.is_main and (step % args.eval_every == 0 or step == args.steps):
             v = evaluate(model, val, args.eval_chunks)
             history.append([step, float(np.mean(losses[-args.eval_every:])), v])
             msg = (f"step {step:5d}  train {history[-1][1]:.3f}  val {v:.3f}  "
                    f"lr {scheduler.get_last_lr()[0]:.2e}  {elapsed:.1f} min")
             print(msg, flush=True) if bar is None else bar.write(msg)
         if step % args.checkpoint_every == 0 or step == args.steps or out_of_time:
-            save_checkpoint(args.checkpoint, model, optimizer, scheduler, step, history,
-                            losses, args, vocab, state)
+            every_row = run.full_state(state)  # a collective: all ranks take part
+            if run.is_main:
+                save_checkpoint(args.checkpoint, model, optimizer, scheduler, step, history,
+                                losses, args, vocab, every_row)
         if out_of_time:
             print(f"stopping at step {step} (checkpoint {args.checkpoint}; --resume "
                   "continues)", flush=True)
             break
     if bar is not None:
         bar.close()
+    if not run.is_main:
+        return float("nan")
     train_minutes = (time.perf_counter() - start_time) / 60
     if history:
         plot_history(history, args.plot)

@@ -45,9 +45,11 @@ __all__ = sorted(set(
      "get_backend", "register_backend", "set_backend", "use_backend", "float16", "half",
      "float32", "float", "float64", "double", "complex64", "complex128", "int8", "int16",
      "int32", "int", "int64", "long", "uint8", "bool", "bool_", "get_default_dtype",
-     "set_default_dtype", "autograd", "cuda", "nn", "optim", "utils", "viz", "Generator"]
+     "set_default_dtype", "autograd", "cuda", "nn", "optim", "utils", "viz", "onnx", "Generator"]
     + list(_creation_all) + [n for n in _ops_all if n != "as_index"] + list(_functions_all)))
 
 from . import autograd, cuda, nn, optim  # noqa: E402  (built on the names above)
 from . import utils  # noqa: E402  (data loading; built on the names above)
 from . import viz  # noqa: E402  (graph pictures; built on the names above)
+from . import onnx  # noqa: E402  (ONNX export; the onnx package is imported only to export)
+from . import distributed  # noqa: E402  (collectives; mpi4py/CuPy imported only on init)

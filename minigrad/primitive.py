@@ -269,9 +269,12 @@ class Primitive:
             args = [_constant(a, dtype, backend) if type(a) is float else a for a in args]
         try:
             out = self.forward(backend, *args, **params)
-        except ValueError as exc:  # e.g. shapes that do not broadcast: say which op and shapes
-            shapes = " and ".join(str(tuple(a.shape)) for a in args if backend.is_array(a))
-            raise ValueError(f"{self.name}: {exc} (input shapes {shapes})") from exc
+        except (ValueError, TypeError, IndexError, OverflowError) as exc:
+            # e.g. shapes that do not broadcast, a dtype NumPy has no loop for: say which
+            # op and which shapes (and dtypes)
+            inputs = " and ".join(f"{tuple(a.shape)} {a.dtype}" if exc_is_dtype(exc)
+                                  else str(tuple(a.shape)) for a in args if backend.is_array(a))
+            raise renamed(self.name, exc, f" (input shapes {inputs})") from exc
         t = Tensor._wrap(out, params["target"] if self.moves_device else backend)
         if needs_grad and grad_mode._mode.enabled:
             t._requires_grad = True

@@ -24,3 +24,5 @@ from .probability_losses import *  # noqa: F401,F403
 from .regression_losses import *  # noqa: F401,F403
 from .rnn import *  # noqa: F401,F403
 from .sparse import *  # noqa: F401,F403
+from .transformer import *  # noqa: F401,F403
+from . import parallel  # noqa: E402  (DistributedDataParallel, over minigrad.distributed)

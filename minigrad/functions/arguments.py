@@ -6,8 +6,10 @@ do the error messages for a bad or out-of-range dim.
 """
 from __future__ import annotations
 
+import functools
 import operator
-from typing import Any, Optional
+import re
+from typing import Any, Callable, Optional
 
 
 def pick(name: str, value: Any, alias_name: str, alias: Any, default: Any = None) -> Any:
@@ -69,3 +71,39 @@ def sizes_or_keyword(op: str, sizes: tuple, name: str, value: Any) -> tuple:
     if sizes:
         raise TypeError(f"{op}: got the sizes both as arguments and as {name}=")
     return shape_args(op, (value,))
+
+
+# What an argument error from deep inside (NumPy's own classes included) is raised again as:
+# the builtin type it belongs to (an overflow is PyTorch's RuntimeError).
+_BUILTIN = (IndexError, TypeError, ValueError, RuntimeError)
+
+
+def names(op: str, message: str) -> bool:
+    """Does ``message`` name ``op`` (as a word: ``t`` is not named by "tensor")?"""
+    return re.search(rf"(?<![A-Za-z0-9_]){re.escape(op)}(?![A-Za-z0-9])", message) is not None
+
+
+def renamed(op: str, exc: Exception) -> Exception:
+    """``exc`` as a builtin exception whose message starts with ``op``'s name."""
+    kind = RuntimeError if isinstance(exc, OverflowError) else \
+        next(t for t in _BUILTIN if isinstance(exc, t))
+    return kind(f"{op}: {exc}")
+
+
+def reported(fn: Callable, op: Optional[str] = None) -> Callable:
+    """``fn``, whose errors name it: an argument error raised inside it without its name
+    (NumPy's "axis 2 is out of bounds", a conversion's "cannot make a tensor from
+    NoneType data") is raised again as the same builtin type, prefixed with ``op:``;
+    the original stays attached as the cause. Errors that name it already pass as
+    they are."""
+    op = op or fn.__name__
+
+    @functools.wraps(fn)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except (TypeError, ValueError, IndexError, OverflowError) as exc:
+            if type(exc) in _BUILTIN and names(op, str(exc)):
+                raise
+            raise renamed(op, exc) from exc
+    return call
