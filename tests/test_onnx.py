@@ -3,11 +3,14 @@ compared with minigrad's own forward (1e-5) at the traced sizes and at other siz
 graph's shape (one ONNX LSTM node per layer, parameters named by module path); and the
 errors for what cannot be exported."""
 import io
+import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import minigrad as mg
 import minigrad.nn as nn
@@ -277,14 +280,40 @@ def test_scaled_dot_product_attention():
                      dynamic_axes={n: {0: "n", 2: "t"} for n in "qkv"})
 
 
-@pytest.mark.skipif(not hasattr(nn, "TransformerEncoderLayer"),
-                    reason="nn has no Transformer layers yet")
-def test_transformer_encoder():
-    layer = nn.TransformerEncoderLayer(8, 2, 16, batch_first=True, norm_first=True,
-                                       activation="gelu")
+@pytest.mark.parametrize("batch_first, norm_first, activation",
+                         [(False, False, "relu"), (True, True, "gelu")])
+def test_transformer_encoder(batch_first, norm_first, activation):
+    layer = nn.TransformerEncoderLayer(8, 2, 16, batch_first=batch_first, norm_first=norm_first,
+                                       activation=activation)
+    dims = {0: "n", 1: "t"} if batch_first else {0: "t", 1: "n"}
     assert_runs_like(nn.TransformerEncoder(layer, 2), (mg.randn(3, 4, 8),),
                      [{"x": mg.randn(3, 4, 8)}, {"x": mg.randn(2, 6, 8)}],
-                     input_names=["x"], dynamic_axes={"x": {0: "n", 1: "t"}})
+                     input_names=["x"], dynamic_axes={"x": dims})
+
+
+class Seq2Seq(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.transformer = nn.Transformer(8, 2, 1, 1, 16, batch_first=True)
+
+    def forward(self, src, tgt):
+        mask = nn.Transformer.generate_square_subsequent_mask(tgt.shape[1])
+        return self.transformer(src, tgt, tgt_mask=mask)
+
+
+def test_transformer_with_a_causal_mask_made_in_forward():
+    feeds = [{"src": mg.randn(n, s, 8), "tgt": mg.randn(n, t, 8)}
+             for n, s, t in ((2, 5, 4), (3, 7, 2))]
+    assert_runs_like(Seq2Seq(), tuple(feeds[0].values()), feeds, input_names=["src", "tgt"],
+                     dynamic_axes={"src": {0: "n", 1: "s"}, "tgt": {0: "n", 1: "t"}})
+
+
+def test_the_character_transformer_example():
+    import char_transformer
+    model = char_transformer.CharTransformer(30, 16, 2, 2, 32, context=12, dropout=0.1)
+    assert_runs_like(model, (ints(2, 7, high=30),),
+                     [{"ids": ints(*s, high=30)} for s in ((2, 7), (3, 12), (1, 3))],
+                     input_names=["ids"], dynamic_axes={"ids": {0: "n", 1: "t"}})
 
 
 # -- moving elements ------------------------------------------------------------------------
@@ -444,6 +473,29 @@ def test_cells_and_a_python_loop_over_them(cls):
     assert len(weights) <= 4          # the gate reordering is made once, not per step
 
 
+@pytest.fixture(scope="module")
+def char_lstm_session():
+    """The main job's LSTM model, exported once with dynamic time and batch axes."""
+    ort = _ort()
+    mg.manual_seed(1)
+    model = char_lstm.CharModel(30, 8, 16, 2, "lstm", dropout=0.2).eval()
+    data = export(model, (ints(5, 3, high=30),), input_names=["ids"],
+                  dynamic_axes={"ids": {0: "t", 1: "n"}})
+    return model, ort.InferenceSession(data, providers=["CPUExecutionProvider"])
+
+
+@settings(max_examples=10)
+@given(steps=st.integers(1, 12), batch=st.integers(1, 6), seed=st.integers(0, 2 ** 16))
+def test_any_time_and_batch_size_runs_like_minigrad(char_lstm_session, steps, batch, seed):
+    model, session = char_lstm_session
+    ids = mg.tensor(np.random.default_rng(seed).integers(0, 30, (steps, batch)))
+    got = session.run(None, {"ids": ids.numpy()})
+    with mg.no_grad():
+        want = outputs(model(ids))
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-5)
+
+
 @pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
 def test_the_main_jobs_model(cell):
     """examples/char_lstm.py: Embedding -> 2-layer recurrent net -> Linear, with the state
@@ -562,6 +614,22 @@ def test_values_computed_outside_the_tape_are_refused(fn, match):
         export(Lambda(fn), (mg.randn(2, 3),))
 
 
+class WrittenAfterUse(nn.Module):
+    def forward(self, x):
+        offset = mg.zeros(3)
+        y = x + offset
+        with mg.no_grad():
+            offset.add_(1)           # the add above saw zeros; the tensor now holds ones
+        return y * offset
+
+
+def test_a_constant_written_in_place_after_use_is_refused():
+    pytest.importorskip("onnx")
+    with pytest.raises(minigrad.onnx.OnnxExporterError,
+                       match="operand 1 of primitive 'add' was written in place after it"):
+        export(WrittenAfterUse(), (mg.randn(2, 3),))
+
+
 def test_a_python_loop_over_a_dynamic_axis_is_refused():
     pytest.importorskip("onnx")
     with pytest.raises(minigrad.onnx.OnnxExporterError, match="ran differently"):
@@ -593,11 +661,19 @@ def test_axes_that_must_grow_together_need_one_name():
      minigrad.onnx.UnsupportedOperatorError, "Embedding: max_norm"),
     (nn.LSTM(2, 3), (nn.utils.rnn.pack_sequence([mg.randn(3, 2), mg.randn(2, 2)]),), {},
      minigrad.onnx.UnsupportedOperatorError, "LSTM: a PackedSequence input"),
-], ids=["opset", "names", "axis", "input names", "module", "outputs", "max_norm", "packed"])
+    (nn.LSTM(4, 6, proj_size=3), (mg.randn(3, 2, 4),), {},
+     minigrad.onnx.UnsupportedOperatorError, "LSTM: an LSTM with proj_size"),
+], ids=["opset", "names", "axis", "input names", "module", "outputs", "max_norm", "packed",
+        "proj_size"])
 def test_bad_arguments(model, args, kwargs, error, match):
     pytest.importorskip("onnx")
     with pytest.raises(error, match=match):
         export(model, args, **kwargs)
+
+
+def test_importing_minigrad_does_not_import_onnx():
+    code = "import sys, minigrad; assert 'onnx' not in sys.modules; minigrad.onnx.export"
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parents[1])
 
 
 def test_without_the_onnx_package_the_error_says_how_to_install_it(monkeypatch):
