@@ -8,14 +8,16 @@ words, e.g. "three seven". The architecture is the lecture's show-and-tell model
 
 Training uses teacher forcing: the decoder reads "<bos> three seven" and is taught to predict
 "three seven <eos>". At test time it decodes greedily, feeding back its own argmax word until
-"<eos>". Test pairs are built only from held-out digit images, so every test image is new.
+"<eos>" (with ``--beam K``, also by beam search of width K: ``nn.utils.beam_search``). Test
+pairs are built only from held-out digit images, so every test image is new.
 
     python examples/digits_captioning.py [--epochs 12] [--pairs 6000] [--hidden 128]
                                          [--batch-size 64] [--lr 3e-3] [--seed 0]
                                          [--backend numpy|cupy] [--threads 1] [--out runs]
-                                         [--quick]
+                                         [--beam 1] [--quick]
 
-The last line is the headline: ``caption exact-match accuracy X.XX% (N held-out pairs)``.
+The last line is the headline: ``caption exact-match accuracy X.XX% (N held-out pairs)``, with
+``--beam K``: ``caption exact-match accuracy X.XX% greedy, Y.YY% beam K (N held-out pairs)``.
 """
 from __future__ import annotations
 
@@ -56,18 +58,21 @@ def make_pairs(images: np.ndarray, labels: np.ndarray, count: int,
 
 
 class Captioner(nn.Module):
-    """CNN encoder whose features become the LSTM decoder's initial (h, c)."""
+    """CNN encoder whose features become the LSTM decoder's initial (h, c). ``width``: the
+    images' width in pixels (8 per digit), ``max_words``: the longest caption decoded."""
 
-    def __init__(self, hidden: int, embed: int = 32) -> None:
+    def __init__(self, hidden: int, embed: int = 32, width: int = 16,
+                 max_words: int = MAX_WORDS) -> None:
         super().__init__()
         self.encoder = nn.Sequential(
             nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),    # 16 x 4 x 8
             nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),   # 32 x 2 x 4
-            nn.Flatten(), nn.Linear(32 * 2 * 4, 2 * hidden))
+            nn.Flatten(), nn.Linear(32 * 2 * (width // 4), 2 * hidden))
         self.embed = nn.Embedding(len(VOCAB), embed)
         self.cell = nn.LSTMCell(embed, hidden)
         self.out = nn.Linear(hidden, len(VOCAB))
         self.hidden = hidden
+        self.max_words = max_words
 
     def initial_state(self, images: mg.Tensor) -> tuple[mg.Tensor, mg.Tensor]:
         """Split the encoder's output into h0 (squashed like an LSTM output) and c0."""
@@ -83,13 +88,24 @@ class Captioner(nn.Module):
             logits.append(self.out(state[0]))
         return mg.stack(logits)
 
-    def caption(self, images: mg.Tensor) -> np.ndarray:
-        """Greedy decoding: (B, MAX_WORDS) word ids, each row padded with <eos> after its end."""
+    def step(self, state: tuple[mg.Tensor, mg.Tensor], words: mg.Tensor
+             ) -> tuple[mg.Tensor, tuple[mg.Tensor, mg.Tensor]]:
+        """One decoding step for beam search: next-word log-probabilities and the new state."""
+        state = self.cell(self.embed(words), state)
+        return F.log_softmax(self.out(state[0]), -1), state
+
+    def caption(self, images: mg.Tensor, beam: int = 1) -> np.ndarray:
+        """Greedy decoding (beam > 1: beam search of that width): (B, max_words) word ids, each
+        row padded with <eos> after its end."""
         with mg.no_grad():
             state = self.initial_state(images)
+            if beam > 1:
+                return nn.utils.beam_search(self.step, state, BOS, beam_width=beam,
+                                            max_length=self.max_words, end_token=EOS
+                                            ).sequences.numpy()
             word = np.full(images.shape[0], BOS)
             words = []
-            for _ in range(MAX_WORDS):
+            for _ in range(self.max_words):
                 state = self.cell(self.embed(mg.tensor(word)), state)
                 word = self.out(state[0]).numpy().argmax(axis=1)
                 words.append(word)
@@ -100,10 +116,11 @@ class Captioner(nn.Module):
 
 
 def exact_match(model: Captioner, images: np.ndarray, tokens: np.ndarray,
-                batch_size: int = 500) -> tuple[float, np.ndarray]:
-    """Fraction of greedy captions equal to the reference ("left right <eos>"), and the captions."""
+                batch_size: int = 500, beam: int = 1) -> tuple[float, np.ndarray]:
+    """Fraction of captions (greedy, or beam search of width ``beam``) equal to the reference
+    ("left right <eos>"), and the captions."""
     model.eval()
-    captions = np.concatenate([model.caption(mg.tensor(images[i:i + batch_size]))
+    captions = np.concatenate([model.caption(mg.tensor(images[i:i + batch_size]), beam)
                                for i in range(0, len(images), batch_size)])
     model.train()
     reference = np.concatenate([tokens[:, 1:], np.full((len(tokens), 1), EOS)], axis=1)
@@ -146,6 +163,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--hidden", type=int, default=128, help="LSTM hidden size (default 128)")
     parser.add_argument("--batch-size", type=int, default=64, help="minibatch size (default 64)")
     parser.add_argument("--lr", type=float, default=3e-3, help="Adam learning rate (default 3e-3)")
+    parser.add_argument("--beam", type=int, default=1,
+                        help="also decode by beam search of this width and report both "
+                             "(default 1: greedy only)")
     add_run_options(parser, "a short run: a smoke test that finishes in seconds")
     args = parser.parse_args(argv)
     if args.quick:
@@ -198,7 +218,11 @@ def main(argv: Optional[list[str]] = None) -> int:
     save_grid(figure, test_images, captions, test_tokens)
     print(f"trained {args.epochs} epochs ({steps} steps) in {elapsed:.1f}s on {args.backend}; "
           f"saved {figure}")
-    print(f"caption exact-match accuracy {100 * acc:.2f}% ({len(test_images)} held-out pairs)")
+    beam = "" if args.beam == 1 else \
+        f" greedy, {100 * exact_match(model, test_images, test_tokens, beam=args.beam)[0]:.2f}% " \
+        f"beam {args.beam}"
+    print(f"caption exact-match accuracy {100 * acc:.2f}%{beam} "
+          f"({len(test_images)} held-out pairs)")
     return 0
 
 

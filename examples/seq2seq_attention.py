@@ -9,15 +9,17 @@
               reads the weighted context, and predicts the next character from [state; context]
 
 Training uses teacher forcing on freshly generated dates; evaluation decodes greedily on
-held-out dates (none of them ever appears in training, in any format). The attention heat map
+held-out dates (none of them ever appears in training, in any format); ``--beam K`` also
+decodes them by beam search of width K (``nn.utils.beam_search``). The attention heat map
 shows the alignment the decoder learned: the year digits look at the year, the month at the
 month name, even when the input order is day-month-year or month-day-year.
 
     python examples/seq2seq_attention.py [--steps 800] [--batch-size 64] [--hidden 64]
                                          [--lr 3e-3] [--seed 0] [--backend numpy|cupy]
-                                         [--threads 1] [--out runs] [--quick]
+                                         [--threads 1] [--out runs] [--beam 1] [--quick]
 
-The last line is the headline: ``exact match X.XX% on N held-out dates``.
+The last line is the headline: ``exact match X.XX% on N held-out dates``, with ``--beam K``:
+``exact match X.XX% greedy, Y.YY% beam K on N held-out dates``.
 """
 from __future__ import annotations
 
@@ -165,16 +167,33 @@ class Translator(nn.Module):
         text = ["".join(TARGET_CHARS[c] for c in row) for row in np.stack(chars, axis=1)]
         return text, np.stack(attention, axis=1)
 
+    def translate_beam(self, source: np.ndarray, lengths: np.ndarray, beam: int) -> list[str]:
+        """Beam search of width ``beam``: the ISO strings. The encoder's memory rides in the
+        beam state, so each beam's row of it follows the beam."""
+        def step(state: tuple, previous: mg.Tensor) -> tuple[mg.Tensor, tuple]:
+            h, *memory = state
+            out, h, _ = self.step(previous, h, tuple(memory))
+            return F.log_softmax(out, -1), (h, *memory)
 
-def evaluate(model: Translator, data: tuple, batch_size: int = 500) -> tuple[float, list[str]]:
-    """Exact-match accuracy of greedy translations of held-out data, and the translations."""
+        with mg.no_grad():
+            states, keys, padding, h = self.encode(source, lengths)
+            best = nn.utils.beam_search(step, (h, states, keys, padding), BOS, beam_width=beam,
+                                        max_length=TARGET_LEN, end_token=None).sequences
+        return ["".join(TARGET_CHARS[c] for c in row) for row in best.numpy()]
+
+
+def evaluate(model: Translator, data: tuple, batch_size: int = 500, beam: int = 1
+             ) -> tuple[float, list[str]]:
+    """Exact-match accuracy of greedy translations (beam > 1: beam search of that width) of
+    held-out data, and the translations."""
     source, lengths, target, _ = data
     model.eval()
     predicted: list[str] = []
     for i in range(0, len(source), batch_size):
         width = lengths[i:i + batch_size].max()
-        predicted += model.translate(source[i:i + batch_size, :width],
-                                     lengths[i:i + batch_size])[0]
+        batch = source[i:i + batch_size, :width], lengths[i:i + batch_size]
+        predicted += model.translate(*batch)[0] if beam == 1 else \
+            model.translate_beam(*batch, beam)
     model.train()
     truth = ["".join(TARGET_CHARS[c] for c in row) for row in target]
     return float(np.mean([p == t for p, t in zip(predicted, truth)])), predicted
@@ -211,6 +230,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--test-size", type=int, default=1000,
                         help="held-out dates to evaluate (default 1000)")
     parser.add_argument("--lr", type=float, default=3e-3, help="Adam learning rate (default 3e-3)")
+    parser.add_argument("--beam", type=int, default=1,
+                        help="also decode by beam search of this width and report both "
+                             "(default 1: greedy only)")
     add_run_options(parser, "a short run: a smoke test that finishes in seconds")
     args = parser.parse_args(argv)
     if args.quick:
@@ -255,7 +277,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     save_heatmaps(figure, model, test_dates[0])
     print(f"trained {args.steps} steps in {elapsed:.1f}s "
           f"({1000 * elapsed / args.steps:.0f} ms/step) on {args.backend}; saved {figure}")
-    print(f"exact match {100 * accuracy:.2f}% on {args.test_size} held-out dates")
+    beam = "" if args.beam == 1 else \
+        f" greedy, {100 * evaluate(model, test, beam=args.beam)[0]:.2f}% beam {args.beam}"
+    print(f"exact match {100 * accuracy:.2f}%{beam} on {args.test_size} held-out dates")
     return 0
 
 
