@@ -13,11 +13,16 @@ from typing import Callable, Iterator, Union
 from .array_backend import ArrayBackend, is_basic_index
 from .cupy_backend import make_cupy_backend
 from .numpy_backend import make_numpy_backend
+from .simgpu_backend import make_simgpu_backend
 
 __all__ = [
     "ArrayBackend", "register_backend", "get_backend", "set_backend", "use_backend",
-    "current_backend", "available_backends", "is_basic_index",
+    "current_backend", "available_backends", "is_basic_index", "default_backend_name",
+    "BACKEND_CHOICES",
 ]
+
+# What a command line offers: the CPU, the GPU, and the simulated GPU (CuPy's rules on NumPy).
+BACKEND_CHOICES = ("numpy", "cupy", "simgpu")
 
 _factories: dict[str, Callable[[], ArrayBackend]] = {}
 _instances: dict[str, ArrayBackend] = {}
@@ -43,27 +48,40 @@ def available_backends() -> list[str]:
 
 
 def get_backend(name: Union[str, ArrayBackend]) -> ArrayBackend:
-    """The backend called ``name`` (or whose device is ``name``, e.g. "cuda")."""
+    """The backend called ``name`` (or whose device is ``name``, e.g. "cuda"). An index
+    (``"cuda:1"``) must be the backend's own device: one process drives one GPU, device 0
+    (pick which physical GPU that is with ``CUDA_VISIBLE_DEVICES``)."""
     if isinstance(name, ArrayBackend):
         return name
-    key = name.split(":")[0].lower()
-    if key not in _factories:
-        by_device = [b for b in _instances.values() if b.device == key]
-        if by_device:
-            return by_device[0]
-        key = _DEVICE_ALIASES.get(key, key)
-    if key not in _factories:
+    key, colon, index = name.lower().partition(":")
+    by_device = [b for b in _instances.values() if b.device in (name, key)]
+    if key not in _factories and by_device:
+        backend = by_device[0]
+    else:
+        key = key if key in _factories else _DEVICE_ALIASES.get(key, key)
+        if key not in _factories:
+            raise ValueError(
+                f"unknown backend or device {name!r}; known backends: {available_backends()}")
+        if key not in _instances:
+            _instances[key] = _factories[key]()
+        backend = _instances[key]
+    if colon and index != str(backend.device.index or 0):
         raise ValueError(
-            f"unknown backend or device {name!r}; known backends: {available_backends()}"
-        )
-    if key not in _instances:
-        _instances[key] = _factories[key]()
-    return _instances[key]
+            f"device {name!r} is not available: minigrad drives one device per backend, "
+            f"{backend.device.type}:{backend.device.index or 0} (for another GPU, start the "
+            f"process with CUDA_VISIBLE_DEVICES=<its number>, as distributed runs do)")
+    return backend
+
+
+def default_backend_name() -> str:
+    """The backend asked for by ``MINIGRAD_BACKEND`` (``numpy`` when unset); examples use
+    it as their ``--backend`` default, so the environment selects theirs too."""
+    return os.environ.get("MINIGRAD_BACKEND") or "numpy"
 
 
 def current_backend() -> ArrayBackend:
     if _state.active is None:
-        _state.active = get_backend(os.environ.get("MINIGRAD_BACKEND", "numpy"))
+        _state.active = get_backend(default_backend_name())
     return _state.active
 
 
@@ -85,3 +103,4 @@ def use_backend(name: Union[str, ArrayBackend]) -> Iterator[ArrayBackend]:
 
 register_backend("numpy", make_numpy_backend)
 register_backend("cupy", make_cupy_backend)
+register_backend("simgpu", make_simgpu_backend)

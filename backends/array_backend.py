@@ -61,8 +61,29 @@ class ArrayBackend:
         """Return a host NumPy array (a no-op on the CPU)."""
         return array
 
+    def item(self, array: Any) -> Any:
+        """The one element of ``array`` as a Python number (on a GPU: a host sync)."""
+        return array.item()
+
+    # Checks on data (an index in range) run at once here; a GPU backend defers them to
+    # its next host sync instead of waiting for the GPU (see CupyBackend.defer_error).
+    defers_checks = False
+
+    def raise_deferred(self) -> None:
+        """Raise a deferred check that failed (none are deferred on the CPU)."""
+
     def is_array(self, obj: Any) -> bool:
         return isinstance(obj, self.ndarray)
+
+    def operand(self, value: Any) -> Any:
+        """An operand of an op or a value to write: a host NumPy array or a list is copied
+        to this backend's device (a no-op on the CPU), so host values mean the same on
+        every backend. Scalars and device arrays pass as they are."""
+        if isinstance(value, (list, tuple)):
+            value = numpy.asarray(value)
+        if type(value) is numpy.ndarray and not isinstance(value, self.ndarray):
+            return self.from_numpy(value)
+        return value
 
     @staticmethod
     def is_basic_index(index: Any) -> bool:

@@ -1,32 +1,56 @@
-"""One training step of a character LSTM: minigrad vs PyTorch vs a hand-written NumPy floor.
+"""Recurrent training steps: minigrad vs PyTorch (vs a hand-written NumPy floor), paired.
 
-The step: one-hot input (vocab 65), 1-layer LSTM, batch 32, 64 time steps, a
-linear decoder, mean cross-entropy, full backpropagation through time, one Adam
-step (lr 1e-3, PyTorch's defaults). All implementations start from the same
-float32 weights and data, and their first three losses are checked to agree
-(that covers the forward, the gradients and the Adam update).
+One training step = forward, mean cross-entropy, full backpropagation through
+time, (gradient clipping,) one optimizer step. Rows (``--rows``):
 
-* ``minigrad``       -- ``nn.LSTM`` + ``nn.Linear`` + ``F.cross_entropy`` + ``mg.optim.Adam``
-* ``torch``          -- PyTorch ``nn.LSTM`` (its fused C++ kernel), eager, CPU
-* ``torch_unrolled`` -- PyTorch eager autograd over the same op graph minigrad records:
-  one matmul projecting the whole input sequence, then per step ``h @ W_hh.T``,
-  one sigmoid over the four gates, tanh of the g slice, the cell update
-* ``numpy``          -- a hand-written forward and BPTT in NumPy (fused gates, one GEMM
-  for the input projection and one each for the weight gradients, in-place Adam):
-  the floor a NumPy backend can reach, with no autograd machinery at all
+* ``lstm-128``, ``lstm-512`` -- character LSTM: one-hot input (vocab 65), 1 layer,
+  batch 32, 64 time steps, linear decoder, Adam (lr 1e-3)
+* ``gru-128``, ``gru-512``, ``rnn-128``, ``rnn-512`` -- the same with ``nn.GRU`` and
+  ``nn.RNN`` (tanh)
+* ``main`` -- the main job's model (examples/char_lstm.py): Embedding 84 -> 64,
+  LSTM 2 x 256, Linear; batch 32 x 64 steps; Adam (lr 2e-3); clip the global norm at 5
+* ``wordlm`` -- a small word-level LSTM language model: vocab 1,000, Embedding
+  1,000 -> 64, LSTM 1 x 64, Linear; batch 20 x 35 steps; PyTorch's word-LM recipe
+  (SGD lr 20, clip 0.25)
 
-Each (implementation, hidden size) runs in its own worker process; the parent
-interleaves them round by round (each round runs every worker a few steps), so
-drifts in machine load hit all of them alike. Reported: median ms/step and the
-peak training memory of one step, measured after warm-up:
-  minigrad, numpy -- tracemalloc peak (NumPy reports its buffers to tracemalloc;
-                     Python objects such as the tape's nodes are included)
-  torch*          -- peak of PyTorch's own allocation events during the step
-                     (torch.profiler with profile_memory=True: live tensor bytes)
-Threads: every library runs with its default thread count (printed); pass
-``--threads N`` to pin PyTorch and the NumPy BLAS to N.
+Implementations (every row has the first two; the LSTM char rows all four):
 
-    python benchmarks/bench_lstm.py [--hidden 128 512] [--rounds 10] [--steps 2]
+* ``minigrad``       -- ``nn.RNN/LSTM/GRU`` (+ Embedding, Linear, F.cross_entropy, mg.optim)
+* ``torch``          -- the same program on PyTorch (its fused C++ recurrent kernels),
+  eager, CPU: the peer that counts
+* ``torch_unrolled`` -- PyTorch eager autograd over an unrolled LSTM built from
+  primitives (one input GEMM, then per step ``h @ W_hh.T`` and the gate arithmetic)
+* ``numpy``          -- a hand-written LSTM forward and BPTT in NumPy with in-place
+  Adam: the floor a NumPy backend can reach with no autograd machinery (LSTM only)
+
+All implementations of a row start from the same float32 weights and data, and
+their first three losses must agree (that covers forward, gradients and update).
+
+Each (row, implementation) runs in its own worker process; the parent interleaves
+a row's workers round by round, so drifts in machine load hit all alike. A worker
+doing one large float32 matmul in NumPy (``sgemm``, 2048^3, same thread count)
+runs interleaved with every row: its median rate is this machine's sgemm peak in
+this run, and each row reports its GEMM work (forward + backward FLOPs of its
+matrix products) per second as a fraction of it. Reported: median ms/step, min,
+peak training memory of one step after warm-up (tracemalloc for minigrad/NumPy,
+PyTorch's own allocation events for torch), and the ratios minigrad / others.
+
+Threads: by default every library gets all cores (``len(os.sched_getaffinity(0))``):
+PyTorch via ``torch.set_num_threads``, the NumPy floor and the sgemm worker via
+threadpoolctl, and minigrad its default: all cores under its load policy
+(backends/threads.py), with no flag. ``--threads N`` pins every library to N
+threads (minigrad through ``MINIGRAD_THREADS=N``, which turns the policy off);
+an implementation named ``impl@N`` in ``--impls`` (``minigrad@1``) is pinned to N
+threads on its own, so pinned and default runs can be compared in one run.
+
+``--load N`` starts N competing busy-loop processes (pure ``while True`` loops,
+ended by pid on exit and on Ctrl-C) to reproduce the robust-under-load
+measurement. Several levels, ``--load 0 1 2``, alternate round by round (the loops
+are paused and resumed with SIGSTOP/SIGCONT) and each level has its own workers,
+so quiet and loaded times come from one interleaved run and each row also prints
+every implementation's time under load as a multiple of its time at the first level.
+
+    python benchmarks/bench_lstm.py [--rows ...] [--threads N] [--load 0 1 2] [--rounds 10]
 """
 from __future__ import annotations
 
@@ -34,111 +58,172 @@ import argparse
 import json
 import os
 import platform
+import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import tracemalloc
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-VOCAB, BATCH, STEPS, LR = 65, 32, 64, 1e-3
-IMPLS = ("minigrad", "torch", "torch_unrolled", "numpy")
 MARK = "@@"  # prefixes the worker's replies, so library chatter on stdout is ignored
+SGEMM_SIZE = 2048
+GATES = {"LSTM": 4, "GRU": 3, "RNN": 1}
+ALL_IMPLS = ("minigrad", "torch", "torch_unrolled", "numpy")
+PAIR = ALL_IMPLS[:2]
 
 Step = Callable[[], float]  # one training step; returns the loss before the update
 
 
-def make_problem(hidden: int, seed: int = 0) -> dict:
-    """Shared float32 data and initial weights (PyTorch's init ranges)."""
+class Row(NamedTuple):
+    cell: str       # LSTM, GRU or RNN
+    hidden: int
+    layers: int
+    vocab: int
+    embed: int      # 0: one-hot input of width vocab
+    batch: int
+    steps: int
+    optimizer: str  # Adam or SGD (torch.optim's names)
+    lr: float
+    clip: float     # max global gradient norm; 0: none
+    impls: tuple
+
+    def describe(self) -> str:
+        given = f"Embedding {self.vocab}->{self.embed}" if self.embed else \
+            f"one-hot {self.vocab}"
+        clip = f", clip {self.clip:g}" if self.clip else ""
+        return (f"{self.cell} {self.layers}x{self.hidden}, {given}, batch {self.batch} x "
+                f"{self.steps} steps, {self.optimizer} lr {self.lr:g}{clip}")
+
+
+ROWS = {
+    "lstm-128": Row("LSTM", 128, 1, 65, 0, 32, 64, "Adam", 1e-3, 0.0, ALL_IMPLS),
+    "lstm-512": Row("LSTM", 512, 1, 65, 0, 32, 64, "Adam", 1e-3, 0.0, ALL_IMPLS),
+    "gru-128": Row("GRU", 128, 1, 65, 0, 32, 64, "Adam", 1e-3, 0.0, PAIR),
+    "gru-512": Row("GRU", 512, 1, 65, 0, 32, 64, "Adam", 1e-3, 0.0, PAIR),
+    "rnn-128": Row("RNN", 128, 1, 65, 0, 32, 64, "Adam", 1e-3, 0.0, PAIR),
+    "rnn-512": Row("RNN", 512, 1, 65, 0, 32, 64, "Adam", 1e-3, 0.0, PAIR),
+    "main": Row("LSTM", 256, 2, 84, 64, 32, 64, "Adam", 2e-3, 5.0, PAIR),
+    "wordlm": Row("LSTM", 64, 1, 1000, 64, 20, 35, "SGD", 20.0, 0.25, PAIR),
+}
+
+
+def step_flops(row: Row) -> int:
+    """FLOPs of a step's matrix products (forward, input and weight gradients); the
+    elementwise work and the optimizer are not counted."""
+    tokens, h, g = row.steps * row.batch, row.hidden, GATES[row.cell]
+    total, width = 0, row.embed or row.vocab
+    for layer in range(row.layers):
+        projection, recurrence = 2 * tokens * width * g * h, 2 * tokens * h * g * h
+        input_grad = layer > 0 or row.embed > 0  # a one-hot input needs no gradient
+        total += projection * (2 + input_grad) + recurrence * 3
+        width = h
+    return total + 3 * 2 * tokens * h * row.vocab  # the decoder
+
+
+def make_problem(row: Row, seed: int = 0) -> dict:
+    """Shared float32 data and initial weights (PyTorch's init ranges), as a state dict
+    in PyTorch's names."""
     rng = np.random.default_rng(seed)
-    tokens = rng.integers(0, VOCAB, size=(STEPS + 1, BATCH))
-    x = np.eye(VOCAB, dtype=np.float32)[tokens[:-1]]            # (T, B, V) one-hot
-    k = 1 / np.sqrt(hidden)  # LSTM and Linear(hidden, vocab) alike
+    tokens = rng.integers(0, row.vocab, size=(row.steps + 1, row.batch))
+    k, gh = 1 / np.sqrt(row.hidden), GATES[row.cell] * row.hidden
 
     def u(bound: float, *shape: int) -> np.ndarray:
         return rng.uniform(-bound, bound, shape).astype(np.float32)
 
-    return dict(x=x, y=tokens[1:].reshape(-1), w_ih=u(k, 4 * hidden, VOCAB),
-                w_hh=u(k, 4 * hidden, hidden), b_ih=u(k, 4 * hidden), b_hh=u(k, 4 * hidden),
-                w_dec=u(k, VOCAB, hidden), b_dec=u(k, VOCAB))
+    state = {}
+    if row.embed:
+        state["embed.weight"] = rng.standard_normal((row.vocab, row.embed)).astype(np.float32)
+    width = row.embed or row.vocab
+    for layer in range(row.layers):
+        state.update({f"rnn.weight_ih_l{layer}": u(k, gh, width),
+                      f"rnn.weight_hh_l{layer}": u(k, gh, row.hidden),
+                      f"rnn.bias_ih_l{layer}": u(k, gh), f"rnn.bias_hh_l{layer}": u(k, gh)})
+        width = row.hidden
+    state.update({"decoder.weight": u(k, row.vocab, row.hidden), "decoder.bias": u(k, row.vocab)})
+    x = tokens[:-1] if row.embed else np.eye(row.vocab, dtype=np.float32)[tokens[:-1]]
+    return dict(x=x, y=tokens[1:].reshape(-1), state=state)
 
 
-# -- the four implementations ----------------------------------------------------------
+# -- the implementations ----------------------------------------------------------------
 
-def build_minigrad(p: dict, hidden: int) -> Step:
+def build_library(lib, row: Row, p: dict) -> Step:
+    """The same program on minigrad or on PyTorch: ``import minigrad as torch`` holds."""
+    nn, F = lib.nn, lib.nn.functional
+
+    class Model(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            if row.embed:
+                self.embed = nn.Embedding(row.vocab, row.embed)
+            self.rnn = getattr(nn, row.cell)(row.embed or row.vocab, row.hidden,
+                                             num_layers=row.layers)
+            self.decoder = nn.Linear(row.hidden, row.vocab)
+
+        def forward(self, x):
+            out, _ = self.rnn(self.embed(x) if row.embed else x)
+            return self.decoder(out.reshape(row.steps * row.batch, row.hidden))
+
+    model = Model()
+    model.load_state_dict({name: lib.tensor(value) for name, value in p["state"].items()})
+    optimizer = getattr(lib.optim, row.optimizer)(model.parameters(), lr=row.lr)
+    x, y = lib.tensor(p["x"]), lib.tensor(p["y"])
+
+    def step() -> float:
+        optimizer.zero_grad()
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        if row.clip:
+            nn.utils.clip_grad_norm_(model.parameters(), row.clip)
+        optimizer.step()
+        return loss.item()
+    return step
+
+
+def build_minigrad(row: Row, p: dict) -> Step:
     sys.path.insert(0, ROOT)
-    import minigrad as mg
-    import minigrad.nn as nn
-    import minigrad.nn.functional as F
-
-    lstm, dec = nn.LSTM(VOCAB, hidden), nn.Linear(hidden, VOCAB)
-    lstm.load_state_dict({"weight_ih_l0": p["w_ih"], "weight_hh_l0": p["w_hh"],
-                          "bias_ih_l0": p["b_ih"], "bias_hh_l0": p["b_hh"]})
-    dec.load_state_dict({"weight": p["w_dec"], "bias": p["b_dec"]})
-    opt = mg.optim.Adam(list(lstm.parameters()) + list(dec.parameters()), lr=LR)
-    x, y = mg.tensor(p["x"]), mg.tensor(p["y"])
-
-    def step() -> float:
-        opt.zero_grad()
-        out, _ = lstm(x)
-        loss = F.cross_entropy(dec(out.reshape(STEPS * BATCH, hidden)), y)
-        loss.backward()
-        opt.step()
-        return loss.item()
-    return step
+    import minigrad
+    return build_library(minigrad, row, p)
 
 
-def build_torch(p: dict, hidden: int) -> Step:
+def build_torch(row: Row, p: dict) -> Step:
+    import torch
+    return build_library(torch, row, p)
+
+
+def _lstm_weights(p: dict) -> list:
+    s = p["state"]
+    return [s[k] for k in ("rnn.weight_ih_l0", "rnn.weight_hh_l0", "rnn.bias_ih_l0",
+                           "rnn.bias_hh_l0", "decoder.weight", "decoder.bias")]
+
+
+def build_torch_unrolled(row: Row, p: dict) -> Step:
     import torch
     import torch.nn.functional as F
 
-    lstm, dec = torch.nn.LSTM(VOCAB, hidden), torch.nn.Linear(hidden, VOCAB)
-    lstm.load_state_dict({"weight_ih_l0": torch.tensor(p["w_ih"]),
-                          "weight_hh_l0": torch.tensor(p["w_hh"]),
-                          "bias_ih_l0": torch.tensor(p["b_ih"]),
-                          "bias_hh_l0": torch.tensor(p["b_hh"])})
-    dec.load_state_dict({"weight": torch.tensor(p["w_dec"]), "bias": torch.tensor(p["b_dec"])})
-    opt = torch.optim.Adam(list(lstm.parameters()) + list(dec.parameters()), lr=LR)
-    x, y = torch.tensor(p["x"]), torch.tensor(p["y"])
-
-    def step() -> float:
-        opt.zero_grad()
-        out, _ = lstm(x)
-        loss = F.cross_entropy(dec(out.reshape(STEPS * BATCH, hidden)), y)
-        loss.backward()
-        opt.step()
-        return loss.item()
-    return step
-
-
-def build_torch_unrolled(p: dict, hidden: int) -> Step:
-    import torch
-    import torch.nn.functional as F
-
-    names = ("w_ih", "w_hh", "b_ih", "b_hh", "w_dec", "b_dec")
     w_ih, w_hh, b_ih, b_hh, w_dec, b_dec = params = [
-        torch.tensor(p[n], requires_grad=True) for n in names]
-    opt = torch.optim.Adam(params, lr=LR)
-    x2d, y = torch.tensor(p["x"]).reshape(STEPS * BATCH, VOCAB), torch.tensor(p["y"])
-    n = hidden
+        torch.tensor(w, requires_grad=True) for w in _lstm_weights(p)]
+    opt = torch.optim.Adam(params, lr=row.lr)
+    n, T, B = row.hidden, row.steps, row.batch
+    x2d, y = torch.tensor(p["x"]).reshape(T * B, row.vocab), torch.tensor(p["y"])
 
     def step() -> float:
         opt.zero_grad()
-        xg = (x2d @ w_ih.T + (b_ih + b_hh)).reshape(STEPS, BATCH, 4 * n)
+        xg = (x2d @ w_ih.T + (b_ih + b_hh)).reshape(T, B, 4 * n)
         w_hh_t = w_hh.T
-        h = c = torch.zeros(BATCH, n)
+        h = c = torch.zeros(B, n)
         hs = []
-        for t in range(STEPS):
+        for t in range(T):
             gates = xg[t] + h @ w_hh_t
             s = gates.sigmoid()
             c = s[:, n:2 * n] * c + s[:, :n] * gates[:, 2 * n:3 * n].tanh()
             h = s[:, 3 * n:] * c.tanh()
             hs.append(h)
-        out = torch.stack(hs).reshape(STEPS * BATCH, n)
+        out = torch.stack(hs).reshape(T * B, n)
         loss = F.cross_entropy(out @ w_dec.T + b_dec, y)
         loss.backward()
         opt.step()
@@ -154,11 +239,11 @@ def _sigmoid_(a: np.ndarray) -> None:
     a += 0.5
 
 
-def build_numpy(p: dict, hidden: int) -> Step:
-    n, T, B = hidden, STEPS, BATCH
-    x2d, y = p["x"].reshape(T * B, VOCAB), p["y"]
+def build_numpy(row: Row, p: dict) -> Step:
+    n, T, B, lr = row.hidden, row.steps, row.batch, row.lr
+    x2d, y = p["x"].reshape(T * B, row.vocab), p["y"]
     rows = np.arange(T * B)
-    params = [p[k].copy() for k in ("w_ih", "w_hh", "b_ih", "b_hh", "w_dec", "b_dec")]
+    params = [w.copy() for w in _lstm_weights(p)]
     moments = [(np.zeros_like(w), np.zeros_like(w)) for w in params]
     count = [0]
 
@@ -174,7 +259,7 @@ def build_numpy(p: dict, hidden: int) -> Step:
             denom = np.sqrt(v)
             denom *= 1 / np.sqrt(bc2)
             denom += eps
-            w -= (LR / bc1) * (m / denom)
+            w -= (lr / bc1) * (m / denom)
 
     def step() -> float:
         w_ih, w_hh, b_ih, b_hh, w_dec, b_dec = params
@@ -232,8 +317,21 @@ def build_numpy(p: dict, hidden: int) -> Step:
     return step
 
 
+def build_sgemm(row: Row, p: dict) -> Step:
+    """Not a training step: one large float32 matmul, for the machine's sgemm peak."""
+    rng = np.random.default_rng(0)
+    a, b = (rng.standard_normal((SGEMM_SIZE, SGEMM_SIZE)).astype(np.float32) for _ in "ab")
+    out = np.empty_like(a)
+
+    def step() -> float:
+        np.matmul(a, b, out=out)
+        return 0.0
+    return step
+
+
 BUILDERS = {"minigrad": build_minigrad, "torch": build_torch,
-            "torch_unrolled": build_torch_unrolled, "numpy": build_numpy}
+            "torch_unrolled": build_torch_unrolled, "numpy": build_numpy,
+            "sgemm": build_sgemm}
 
 
 # -- measuring one worker ----------------------------------------------------------------
@@ -259,18 +357,19 @@ def peak_bytes(impl: str, step: Step) -> tuple[int, str]:
         tracemalloc.stop()
 
 
-def worker(impl: str, hidden: int, threads: int) -> None:
-    """Serve the parent: 'run K' -> K step times; 'mem' -> peak bytes; 'quit'."""
-    if threads:
+def worker(impl: str, row_name: str, threads: int) -> None:
+    """Serve the parent: 'run K' -> K step times; 'mem' -> peak bytes; 'info'; 'quit'."""
+    if impl in ("numpy", "sgemm"):
         from threadpoolctl import threadpool_limits
-        threadpool_limits(threads)
-    if impl.startswith("torch"):
+        threadpool_limits(threads, user_api="blas")
+    elif impl.startswith("torch"):
         import torch
-        if threads:
-            torch.set_num_threads(threads)
-    step = BUILDERS[impl](make_problem(hidden), hidden)
+        torch.set_num_threads(threads)
+    # minigrad: MINIGRAD_THREADS in its environment when pinned, else its own policy
+    row = ROWS[row_name]
+    step = BUILDERS[impl](row, make_problem(row))
     losses = [step() for _ in range(3)]  # warm-up; these losses are cross-checked
-    print(MARK + json.dumps({"losses": losses, "info": _thread_info(impl)}), flush=True)
+    print(MARK + json.dumps({"losses": losses}), flush=True)
     for line in sys.stdin:
         command = line.split()
         if command[0] == "run":
@@ -283,6 +382,8 @@ def worker(impl: str, hidden: int, threads: int) -> None:
         elif command[0] == "mem":
             peak, how = peak_bytes(impl, step)
             print(MARK + json.dumps({"peak": peak, "how": how}), flush=True)
+        elif command[0] == "info":
+            print(MARK + json.dumps({"info": _thread_info(impl)}), flush=True)
         else:
             return
 
@@ -291,35 +392,41 @@ def _thread_info(impl: str) -> str:
     if impl.startswith("torch"):
         import torch
         return f"torch threads={torch.get_num_threads()}"
-    try:
-        from threadpoolctl import threadpool_info
-        blas = [f"{i['internal_api']} threads={i['num_threads']}" for i in threadpool_info()
-                if i.get("user_api") == "blas"]
-        return "numpy BLAS " + (", ".join(blas) or "unknown")
-    except ImportError:
-        return "numpy BLAS threads unknown (threadpoolctl not installed)"
+    if impl == "minigrad":
+        from minigrad.backends import threads
+        pinned = os.environ.get("MINIGRAD_THREADS")
+        return f"MINIGRAD_THREADS={pinned}" if pinned else threads.describe()
+    from threadpoolctl import threadpool_info
+    blas = [f"{i['internal_api']} threads={i['num_threads']}" for i in threadpool_info()
+            if i.get("user_api") == "blas"]
+    return "NumPy BLAS " + ", ".join(blas)
 
 
 # -- the parent: interleave the workers and report -----------------------------------------
 
 class Worker:
-    def __init__(self, impl: str, hidden: int, threads: int) -> None:
-        self.impl, self.hidden = impl, hidden
+    def __init__(self, impl: str, row: str, threads: int, pinned: bool, level: int) -> None:
+        self.impl, self.row, self.level = impl, row, level  # impl may be "name@threads"
+        base, _, own = impl.partition("@")
+        threads, pinned = (int(own), True) if own else (threads, pinned)
         self.log = tempfile.TemporaryFile(mode="w+")
+        env = dict(os.environ)
+        env.pop("MINIGRAD_THREADS", None)
+        if pinned and base == "minigrad":
+            env["MINIGRAD_THREADS"] = str(threads)
         self.proc = subprocess.Popen(
-            [sys.executable, os.path.abspath(__file__), "--worker", impl, "--hidden",
-             str(hidden), "--threads", str(threads)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log, text=True)
+            [sys.executable, os.path.abspath(__file__), "--worker", base, "--rows", row,
+             "--threads", str(threads)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log, text=True, env=env)
         self.times: list = []
-        hello = self.reply()
-        self.losses, self.info = hello["losses"], hello["info"]
+        self.losses = self.reply()["losses"]
 
     def reply(self) -> dict:
         for line in self.proc.stdout:
             if line.startswith(MARK):
                 return json.loads(line[len(MARK):])
         self.log.seek(0)
-        raise RuntimeError(f"worker {self.impl} H={self.hidden} died:\n{self.log.read()}")
+        raise RuntimeError(f"worker {self.impl} {self.row} died:\n{self.log.read()}")
 
     def ask(self, command: str) -> dict:
         self.proc.stdin.write(command + "\n")
@@ -333,60 +440,152 @@ class Worker:
             self.proc.wait()
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--hidden", type=int, nargs="+", default=[128, 512])
-    parser.add_argument("--impls", nargs="+", default=list(IMPLS), choices=IMPLS)
-    parser.add_argument("--rounds", type=int, default=10)
-    parser.add_argument("--steps", type=int, default=2, help="steps per worker per round")
-    parser.add_argument("--threads", type=int, default=0, help="0: each library's default")
-    parser.add_argument("--worker", choices=IMPLS, help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.worker:
-        worker(args.worker, args.hidden[0], args.threads)
-        return
-    impls = list(args.impls)
-    if "torch" in " ".join(impls):
-        try:
-            import torch  # noqa: F401
-        except ImportError:
-            print("PyTorch is not installed: skipping the torch columns")
-            impls = [i for i in impls if not i.startswith("torch")]
-    print(f"char-LSTM training step: vocab {VOCAB}, batch {BATCH}, {STEPS} steps, 1 layer, "
-          f"Adam; float32; {platform.python_implementation()} {platform.python_version()}, "
-          f"NumPy {np.__version__}, {os.cpu_count()} CPUs")
-    workers = [Worker(impl, h, args.threads) for h in args.hidden for impl in impls]
+class Load:
+    """Busy-loop competitors (their own processes), switched on and off by signals so
+    that load levels can alternate round by round; ended by pid."""
+
+    def __init__(self, most: int) -> None:
+        self.procs = [subprocess.Popen([sys.executable, "-c", "while True: pass"])
+                      for _ in range(most)]
+        self.level = most
+        self.set(0)
+
+    def set(self, level: int) -> None:
+        if level != self.level:
+            for k, proc in enumerate(self.procs):
+                os.kill(proc.pid, signal.SIGCONT if k < level else signal.SIGSTOP)
+            self.level = level
+
+    def stop(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                os.kill(proc.pid, signal.SIGKILL)
+                proc.wait()
+
+
+def measure_row(name: str, impls: list, sgemm: Worker, load: Load,
+                args: argparse.Namespace, threads: int) -> None:
+    row, levels = ROWS[name], args.load
+    pinned = args.threads is not None
+    workers = [Worker(impl, name, threads, pinned, level) for level in levels for impl in impls]
     try:
+        reference = workers[0].losses
         for w in workers:
-            reference = workers[[v.hidden for v in workers].index(w.hidden)].losses
             if not np.allclose(w.losses, reference, rtol=1e-4):
-                raise RuntimeError(f"{w.impl} H={w.hidden} losses {w.losses} disagree with "
-                                   f"{reference}")
+                raise RuntimeError(f"{w.impl} {name} losses {w.losses} disagree with "
+                                   f"{workers[0].impl}'s {reference}")
+        everyone, first = workers + [sgemm], len(sgemm.times)
         for r in range(args.rounds):
-            order = workers[r % len(workers):] + workers[:r % len(workers)]
-            for w in order:
-                w.times += w.ask(f"run {args.steps}")["times"]
-        memory = {(w.impl, w.hidden): w.ask("mem") for w in workers}
+            for w in everyone[r % len(everyone):] + everyone[:r % len(everyone)]:
+                load.set(w.level)
+                w.times += w.ask(f"run {1 if w is sgemm else args.steps}")["times"]
+        load.set(levels[0])
+        memory = {w.impl: w.ask("mem") for w in workers[:len(impls)]}
+        info = {(w.impl, w.level): w.ask("info")["info"] for w in workers}
     finally:
         for w in workers:
             w.close()
-    print("threads: " + "; ".join(sorted({f"{w.impl}: {w.info}" for w in workers})))
-    for h in args.hidden:
-        row = {w.impl: w for w in workers if w.hidden == h}
-        print(f"\nH={h}   (first losses agree: {row[impls[0]].losses[0]:.5f})")
-        print(f"  {'implementation':<16}{'median ms/step':>16}{'min':>9}{'peak MB':>10}"
-              "  memory via")
+    med = {(w.impl, w.level): statistics.median(w.times) for w in workers}
+    peak = 2 * SGEMM_SIZE ** 3 / statistics.median(sgemm.times[first:])  # during this row
+    flops = step_flops(row)
+    print(f"\n{name}: {row.describe()}; first losses agree: {reference[0]:.5f}; "
+          f"{flops / 1e9:.2f} GFLOP of GEMMs per step; {_busy(levels[0])}")
+    print(f"  {'implementation':<16}{'median ms/step':>15}{'min':>9}{'peak MB':>9}"
+          f"{'GFLOP/s':>9}{'of sgemm':>10}  threads; memory via")
+    for w in workers[:len(impls)]:
+        rate = flops / med[w.impl, w.level]
+        print(f"  {w.impl:<16}{1e3 * med[w.impl, w.level]:>15.2f}{1e3 * min(w.times):>9.2f}"
+              f"{memory[w.impl]['peak'] / 2**20:>9.1f}{rate / 1e9:>9.1f}{rate / peak:>9.1%}"
+              f"  {info[w.impl, w.level]}; {memory[w.impl]['how']}")
+    ours = [i for i in impls if i.startswith("minigrad")]
+    others = [i for i in impls if not i.startswith("minigrad")]
+    for mine in ours:
+        for other in others:
+            time_ratio = med[mine, levels[0]] / med[other, levels[0]]
+            mem_ratio = memory[mine]["peak"] / memory[other]["peak"]
+            print(f"  {mine + ' / ' + other:<30} time {time_ratio:5.2f}x"
+                  f"   memory {mem_ratio:5.2f}x")
+    for level in levels[1:]:
+        print(f"  {_busy(level)}, same run, interleaved (median, mean ms/step):")
         for impl in impls:
-            w, mem = row[impl], memory[(impl, h)]
-            print(f"  {impl:<16}{1e3 * statistics.median(w.times):>16.2f}"
-                  f"{1e3 * min(w.times):>9.2f}{mem['peak'] / 2**20:>10.1f}  {mem['how']}")
-        med = {impl: statistics.median(row[impl].times) for impl in impls}
-        if "minigrad" in med:
-            for other in ("torch_unrolled", "numpy", "torch"):
-                if other in med:
-                    mem_ratio = memory[("minigrad", h)]["peak"] / memory[(other, h)]["peak"]
-                    print(f"  minigrad / {other:<15} time {med['minigrad'] / med[other]:5.2f}x"
-                          f"   memory {mem_ratio:5.2f}x")
+            times = next(w.times for w in workers if (w.impl, w.level) == (impl, level))
+            print(f"    {impl:<14}{1e3 * med[impl, level]:>10.2f}"
+                  f"{1e3 * statistics.mean(times):>10.2f} = "
+                  f"{med[impl, level] / med[impl, levels[0]]:5.2f}x its median with "
+                  f"{_busy(levels[0])}  ({info[impl, level]})")
+        for mine in ours:
+            for other in (i for i in others if i.startswith("torch")):
+                ratio = med[mine, level] / med[other, level]
+                print(f"    {mine + ' / ' + other:<28} time {ratio:5.2f}x")
+
+
+def _busy(level: int) -> str:
+    return f"{level} busy competitor{'s' * (level != 1)}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rows", nargs="+", default=list(ROWS), choices=list(ROWS))
+    parser.add_argument("--impls", nargs="+", default=list(ALL_IMPLS), type=_impl,
+                        help=f"of {', '.join(ALL_IMPLS)}; name@N pins that one to N threads")
+    parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--steps", type=int, default=2, help="steps per worker per round")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="pin every library to N threads (default: all cores, minigrad "
+                             "under its load policy)")
+    parser.add_argument("--load", type=int, nargs="+", default=[0],
+                        help="N busy-loop processes competing for the cores; several levels "
+                             "(e.g. 0 1 2) alternate round by round, each with its own workers")
+    parser.add_argument("--worker", choices=list(BUILDERS), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    threads = args.threads or cores
+    if args.worker:
+        worker(args.worker, args.rows[0], threads)
+        return
+    impls = list(args.impls)
+    try:
+        import torch
+        torch_version = f"torch {torch.__version__}"
+    except ImportError:
+        print("PyTorch is not installed: skipping the torch columns")
+        impls, torch_version = [i for i in impls if not i.startswith("torch")], "no torch"
+    # a SIGTERM ends the run like Ctrl-C does: through the finally that stops the load
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
+    load = Load(max(args.load))
+    try:
+        how = f"{threads}, pinned" if args.threads else \
+            f"{threads} (all cores), minigrad's BLAS under its load policy"
+        print(f"recurrent training steps, float32; {platform.python_implementation()} "
+              f"{platform.python_version()}, NumPy {np.__version__}, {torch_version}; "
+              f"{cores} cores; threads: {how}; load levels: "
+              f"{', '.join(_busy(level) for level in args.load)}; "
+              f"load average {_load()} at start", flush=True)
+        sgemm = Worker("sgemm", "lstm-128", threads, True, args.load[0])
+        try:
+            for name in args.rows:
+                measure_row(name, [i for i in impls if i.partition("@")[0] in ROWS[name].impls],
+                            sgemm, load, args, threads)
+            rate = 2 * SGEMM_SIZE ** 3 / statistics.median(sgemm.times)
+            print(f"\nsgemm peak: {rate / 1e9:.1f} GFLOP/s (NumPy matmul {SGEMM_SIZE}^3 float32, "
+                  f"median of {len(sgemm.times)}, {sgemm.ask('info')['info']}, "
+                  f"{_busy(args.load[0])}); load average {_load()} at the end")
+        finally:
+            sgemm.close()
+    finally:
+        load.stop()
+
+
+def _impl(spec: str) -> str:
+    base, at, threads = spec.partition("@")
+    if base not in ALL_IMPLS or at and not (threads.isdigit() and int(threads) > 0):
+        raise argparse.ArgumentTypeError(f"{spec!r}: expected one of {', '.join(ALL_IMPLS)}, "
+                                         "optionally with @threads (minigrad@1)")
+    return spec
+
+
+def _load() -> str:
+    return "/".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 if __name__ == "__main__":

@@ -161,7 +161,8 @@ def add_common_args(p: argparse.ArgumentParser, steps: int) -> None:
     p.add_argument("--test-size", type=int, default=500, help="held-out sequences")
     p.add_argument("--eval-every", type=int, default=50)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--backend", choices=["numpy", "cupy"], default="numpy")
+    p.add_argument("--backend", choices=mg.backends.BACKEND_CHOICES,
+                   default=mg.backends.default_backend_name())
     p.add_argument("--out", default="runs", help="directory for the PNG")
     p.add_argument("--quick", action="store_true", help="a short smoke run (<= 30 s)")
 

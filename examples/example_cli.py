@@ -12,8 +12,10 @@ import minigrad as mg
 def add_run_options(parser: argparse.ArgumentParser, quick_help: str) -> None:
     """--seed, --backend, --threads, --out and --quick."""
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    parser.add_argument("--backend", choices=["numpy", "cupy"], default="numpy",
-                        help="array backend: numpy (CPU) or cupy (NVIDIA GPU)")
+    parser.add_argument("--backend", choices=mg.backends.BACKEND_CHOICES,
+                        default=mg.backends.default_backend_name(),
+                        help="array backend: numpy (CPU), cupy (NVIDIA GPU) or simgpu (simulated "
+                             "GPU); default: $MINIGRAD_BACKEND, else numpy")
     parser.add_argument("--threads", type=int, default=1,
                         help="BLAS threads (default 1: these matrices are too small to split, "
                              "and idle threads spin on a busy machine)")

@@ -117,7 +117,8 @@ def main(argv: Optional[list[str]] = None) -> int:
                    help="added to the LSTM forget / GRU update gate bias of the +bias models")
     p.add_argument("--clip", type=float, default=1.0, help="clip_grad_norm_ max norm")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--backend", choices=["numpy", "cupy"], default="numpy")
+    p.add_argument("--backend", choices=mg.backends.BACKEND_CHOICES,
+                   default=mg.backends.default_backend_name())
     p.add_argument("--out", default="runs", help="directory for the PNG")
     p.add_argument("--quick", action="store_true", help="a short smoke run")
     args = p.parse_args(argv)

@@ -86,8 +86,10 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--steps", type=int, default=300, help="SGD steps (default 300)")
     parser.add_argument("--lr", type=float, default=0.1, help="learning rate (default 0.1)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    parser.add_argument("--backend", choices=["numpy", "cupy"], default="numpy",
-                        help="array backend: numpy (CPU) or cupy (NVIDIA GPU)")
+    parser.add_argument("--backend", choices=mg.backends.BACKEND_CHOICES,
+                        default=mg.backends.default_backend_name(),
+                        help="array backend: numpy (CPU), cupy (NVIDIA GPU) or simgpu (simulated "
+                             "GPU); default: $MINIGRAD_BACKEND, else numpy")
     args = parser.parse_args(argv)
 
     mg.set_backend(args.backend)

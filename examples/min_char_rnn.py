@@ -104,7 +104,8 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     p.add_argument("--dtype", choices=["float64", "float32"], default="float64",
                    help="float64 as in the NumPy original")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--backend", choices=["numpy", "cupy"], default="numpy")
+    p.add_argument("--backend", choices=mg.backends.BACKEND_CHOICES,
+                   default=mg.backends.default_backend_name())
     p.add_argument("--out", default="runs", help="directory for the loss-curve PNG")
     p.add_argument("--quick", action="store_true", help="a short smoke run (a few seconds)")
     args = p.parse_args(argv)

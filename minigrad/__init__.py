@@ -15,6 +15,7 @@ from .backends import current_backend, get_backend, register_backend, set_backen
 from .creation import *  # noqa: F401,F403  (factories and random numbers)
 from .creation import __all__ as _creation_all
 from .device import device
+from .dlpack import from_dlpack
 from .generator import Generator
 from .dtypes import (bool_, complex64, complex128, double, float16, float32, float64,
                      get_default_dtype, half, int8, int16, int32, int64, long,
@@ -45,7 +46,8 @@ __all__ = sorted(set(
      "get_backend", "register_backend", "set_backend", "use_backend", "float16", "half",
      "float32", "float", "float64", "double", "complex64", "complex128", "int8", "int16",
      "int32", "int", "int64", "long", "uint8", "bool", "bool_", "get_default_dtype",
-     "set_default_dtype", "autograd", "cuda", "nn", "optim", "utils", "viz", "onnx", "Generator"]
+     "set_default_dtype", "autograd", "cuda", "nn", "optim", "utils", "viz", "onnx", "Generator",
+     "from_dlpack"]
     + list(_creation_all) + [n for n in _ops_all if n != "as_index"] + list(_functions_all)))
 
 from . import autograd, cuda, nn, optim  # noqa: E402  (built on the names above)

@@ -7,6 +7,7 @@ own seeded generator (``mg.manual_seed``).
 """
 from __future__ import annotations
 
+import math
 import numbers
 import operator
 from typing import Any, Optional, Union
@@ -16,6 +17,7 @@ import numpy
 from . import cuda, ops
 from .backends import ArrayBackend, current_backend, get_backend
 from .dtypes import default_complex_dtype, get_default_dtype
+from .functions.arguments import reported
 from .tensor import Tensor, as_dtype, tensor
 
 __all__ = [
@@ -41,6 +43,8 @@ def _is_integer(value: Any) -> bool:
 
 def _dimension(n: Any, shape: tuple) -> int:
     try:
+        if isinstance(n, (bool, numpy.bool_)):
+            raise TypeError
         n = operator.index(n)
     except TypeError:
         raise TypeError(f"sizes must be integers, got {n!r} ({type(n).__name__}) "
@@ -56,7 +60,7 @@ def _size(args: tuple, size: Any = None) -> tuple:
         if args:
             raise TypeError(f"size given twice: as {args} and as size={size!r}")
         args = (size,)
-    if len(args) == 1 and not _is_integer(args[0]) and hasattr(args[0], "__iter__"):
+    if len(args) == 1 and isinstance(args[0], (list, tuple, Tensor)):
         args = tuple(args[0])
     return tuple(_dimension(n, args) for n in args)
 
@@ -72,8 +76,16 @@ def _make(array: Any, backend: ArrayBackend, requires_grad: bool) -> Tensor:
     return out
 
 
+def _numeric(dtype: Any) -> numpy.dtype:
+    """A dtype of numbers (NumPy would also take text, objects and records)."""
+    out = as_dtype(dtype)
+    if out.kind not in "biufc":
+        raise TypeError(f"dtype must be a number type (as mg.float32), got {dtype!r}")
+    return out
+
+
 def _float_dtype(dtype: Any) -> numpy.dtype:
-    return get_default_dtype() if dtype is None else as_dtype(dtype)
+    return get_default_dtype() if dtype is None else _numeric(dtype)
 
 
 def _random_dtype(dtype: Any, name: str) -> numpy.dtype:
@@ -107,7 +119,7 @@ def _fill_dtype(value: Any) -> numpy.dtype:
 
 
 def _count(n: Any, name: str) -> int:
-    if not _is_integer(n) or operator.index(n) < 0:
+    if isinstance(n, bool) or not _is_integer(n) or operator.index(n) < 0:
         raise ValueError(f"{name} must be a non-negative integer, got {n!r}")
     return operator.index(n)
 
@@ -138,7 +150,7 @@ def full(size: Any, fill_value: Any, *, dtype: Any = None, device: Device = None
     """Every element ``fill_value``; its dtype as PyTorch's (bool, int64, default float)."""
     b = _backend(device)
     value = _scalar(fill_value, "fill_value")
-    dtype = _fill_dtype(value) if dtype is None else as_dtype(dtype)
+    dtype = _fill_dtype(value) if dtype is None else _numeric(dtype)
     return _make(b.full(_size((size,)), value, dtype=dtype), b, requires_grad)
 
 
@@ -168,7 +180,7 @@ def arange(start: Any = 0, end: Any = None, step: Any = 1, *, dtype: Any = None,
     if dtype is None:
         integral = all(isinstance(v, numbers.Integral) for v in (start, end, step))
         dtype = INT64 if integral else get_default_dtype()
-    dtype = as_dtype(dtype)
+    dtype = _numeric(dtype)
     if dtype.kind in "iu":  # as PyTorch: bounds and step truncated to integers first
         start, end, step = (int(v) for v in (start, end, step))
     if step == 0:
@@ -176,6 +188,10 @@ def arange(start: Any = 0, end: Any = None, step: Any = 1, *, dtype: Any = None,
     if (end - start) * step < 0:
         raise ValueError(f"arange() bounds and step disagree in sign: start={start}, "
                          f"end={end}, step={step}")
+    count = math.ceil((end - start) / step) if math.isfinite((end - start) / step) else math.inf
+    if count > 2 ** 48:  # NumPy's own length arithmetic overflows near int64's limits
+        raise ValueError(f"arange() would make {count} elements: start={start}, end={end}, "
+                         f"step={step}")
     b = _backend(device)
     if dtype.kind in "iu":
         array = b.arange(start, end, step, dtype=dtype)
@@ -218,7 +234,7 @@ def from_numpy(array: numpy.ndarray) -> Tensor:
 def as_tensor(data: Any, dtype: Any = None, device: Device = None) -> Tensor:
     """``data`` as a tensor, copying only when the dtype or the device requires it
     (a tensor already right is returned as is; an array on the right device is shared)."""
-    dtype = None if dtype is None else as_dtype(dtype)
+    dtype = None if dtype is None else _numeric(dtype)
     if isinstance(data, Tensor):
         out = data
         if device is not None and get_backend(device) is not data._backend:
@@ -227,6 +243,8 @@ def as_tensor(data: Any, dtype: Any = None, device: Device = None) -> Tensor:
     b = _backend(device)
     if b.is_array(data):
         return Tensor._wrap(data if dtype is None else data.astype(dtype, copy=False), b)
+    if numpy.asarray(data).dtype.kind not in "biufc":  # None, text, objects: not numbers
+        raise TypeError(f"cannot make a tensor from {type(data).__name__} data {data!r}")
     return tensor(data, dtype=dtype, device=b)
 
 
@@ -246,7 +264,7 @@ def _like(input: Tensor, dtype: Any, device: Device) -> tuple:
     if not isinstance(input, Tensor):
         raise TypeError(f"expected a Tensor as input, got {type(input).__name__}")
     backend = input._backend if device is None else get_backend(device)
-    return backend, (input.dtype if dtype is None else as_dtype(dtype))
+    return backend, (input.dtype if dtype is None else _numeric(dtype))
 
 
 def zeros_like(input: Tensor, *, dtype: Any = None, device: Device = None,
@@ -339,6 +357,7 @@ def uniform(low: float, high: float, size: Any, *, dtype: Any = None, device: De
             requires_grad: bool = False) -> Tensor:
     """Uniform samples in [low, high)."""
     b = _backend(device)
+    low, high = _scalar(low, "low"), _scalar(high, "high")
     dtype = _random_dtype(dtype, "uniform")
     array = (b.random(_size((size,)), dtype) * (high - low) + low).astype(dtype, copy=False)
     return _make(array, b, requires_grad)
@@ -350,6 +369,10 @@ def _randint(b: ArrayBackend, low: Any, high: Any, shape: tuple, dtype: numpy.dt
         raise TypeError(f"randint() bounds must be integers, got low={low!r}, high={high!r}")
     if low >= high:
         raise ValueError(f"randint() needs low < high, got low={low}, high={high}")
+    if dtype.kind in "iub":
+        info = numpy.iinfo(dtype) if dtype.kind != "b" else numpy.iinfo(numpy.uint8)
+        if low < info.min or high - 1 > (info.max if dtype.kind != "b" else 1):
+            raise ValueError(f"randint() bounds [{low}, {high}) do not fit dtype {dtype}")
     return b.randint(low, high, shape, dtype)
 
 
@@ -362,7 +385,7 @@ def randint(low: Any, high: Any = None, size: Any = None, *, dtype: Any = None,
     if high is None:
         low, high = 0, low
     b = _backend(device)
-    dtype = INT64 if dtype is None else as_dtype(dtype)
+    dtype = INT64 if dtype is None else _numeric(dtype)
     shape = () if size is None else _size((size,))
     return _make(_randint(b, low, high, shape, dtype), b, requires_grad)
 
@@ -371,7 +394,7 @@ def randperm(n: int, *, dtype: Any = None, device: Device = None,
              requires_grad: bool = False) -> Tensor:
     """A random order of 0 .. n-1 (int64 unless ``dtype`` says otherwise)."""
     b = _backend(device)
-    dtype = INT64 if dtype is None else as_dtype(dtype)
+    dtype = INT64 if dtype is None else _numeric(dtype)
     return _make(b.permutation(_count(n, "n"), dtype), b, requires_grad)
 
 
@@ -384,7 +407,9 @@ def normal(mean: Any = 0.0, std: Any = 1.0, size: Any = None, *, dtype: Any = No
     tensors = [v for v in (mean, std) if isinstance(v, Tensor)]
     if not tensors:
         mean, std = _scalar(mean, "mean"), _scalar(std, "std")
-        if std < 0:
+        if isinstance(std, complex) or isinstance(mean, complex):
+            raise TypeError(f"normal() needs real mean and std, got mean={mean!r}, std={std!r}")
+        if not std >= 0:
             raise ValueError(f"normal() needs std >= 0, got {std}")
         b = _backend(device)
         dtype = _random_dtype(dtype, "normal")
@@ -453,3 +478,13 @@ def multinomial(input: Tensor, num_samples: int, replacement: bool = False) -> T
     picks = b.multinomial(weights, operator.index(num_samples), bool(replacement))
     return _make(picks if input.ndim == 2 else picks[0], b, False)
 
+
+
+def _name_errors() -> None:
+    """Every factory names itself in the errors it raises (see ``reported``)."""
+    space = globals()
+    for name in __all__:
+        space[name] = reported(space[name])
+
+
+_name_errors()

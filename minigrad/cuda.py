@@ -9,6 +9,11 @@ import warnings
 from typing import Any, Optional
 
 from .backends import ArrayBackend, current_backend, get_backend
+from .backends.cupy_backend import CupyBackend
+from .backends.host_sync import HostSyncError, SyncCounter
+
+__all__ = ["device_count", "is_available", "manual_seed", "manual_seed_all", "synchronize",
+           "sync_counter", "HostSyncError", "check_range"]
 
 
 def device_count() -> int:
@@ -31,7 +36,7 @@ def _gpu_backend() -> Optional[ArrayBackend]:
     """The backend whose generator GPU tensors draw from, if there is one: the active
     backend when it runs on a CUDA device (CuPy, or a simulated GPU), else CuPy's."""
     active = current_backend()
-    if active.device.type == "cuda":
+    if active.device.type == "cuda" or isinstance(active, CupyBackend):
         return active
     return get_backend("cupy") if is_available() else None
 
@@ -53,3 +58,39 @@ def synchronize(device: Any = None) -> None:
     cupy_cuda = getattr(getattr(backend, "xp", None), "cuda", None)  # None on NumPy
     if cupy_cuda is not None:
         cupy_cuda.runtime.deviceSynchronize()
+        backend.raise_deferred()
+
+
+def sync_counter(strict: bool = False) -> SyncCounter:
+    """Count the host synchronisations inside a ``with`` block::
+
+        with mg.cuda.sync_counter() as syncs:
+            train_step()
+        assert syncs.count == 0, syncs.by_site()
+
+    On the simulated GPU (``MINIGRAD_BACKEND=simgpu``) every sync is counted, wherever it
+    comes from; on CuPy, those that pass through minigrad's conversions (``.item()``,
+    ``float()``/``int()``/``bool()``, ``.numpy()``, ``.tolist()``, printing). With
+    ``strict=True`` the first one raises :class:`HostSyncError` naming its line."""
+    return SyncCounter(strict=strict)
+
+
+def check_range(t: Any, low: int, high: int, message: str, error: type = IndexError) -> None:
+    """Check that every element of the integer tensor ``t`` lies in [low, high); if one
+    does not, raise ``error(message)`` with ``{bad}`` in ``message`` replaced by it.
+
+    On the CPU the check runs at once. On a GPU it runs on the device without waiting for
+    it: the error is raised at the next host sync (``.item()``, ``.numpy()``, printing,
+    ``mg.cuda.synchronize()``), so a training step keeps the GPU busy while a bad index
+    still raises, at the next logging point, instead of wrapping around silently."""
+    if not t.numel():
+        return
+    backend = t.backend
+    if not backend.defers_checks:
+        lo, hi = int(t.min().item()), int(t.max().item())
+        if lo < low or hi >= high:
+            raise error(message.replace("{bad}", str(lo if lo < low else hi)))
+        return
+    flat = t.detach().reshape(-1)._data
+    outside = (flat < low) | (flat >= high)
+    backend.defer_error(message, outside.any(), flat[backend.argmax(outside)], error)

@@ -15,8 +15,10 @@ PyTorch; a leaf appears there as an :class:`AccumulateGrad`.
 from __future__ import annotations
 
 from functools import lru_cache
+import inspect
 import weakref
 from itertools import count
+from numbers import Number
 from typing import Any, Callable, Optional, Sequence
 
 from . import grad_mode
@@ -24,6 +26,7 @@ from .backends import current_backend
 from .promotion import promote
 
 Rule = Callable[..., Any]
+_NOTHING = object()  # "no such input" (None is a legitimate optional input)
 
 REGISTRY: dict[str, "Primitive"] = {}
 
@@ -203,6 +206,10 @@ class Primitive:
     def __repr__(self) -> str:
         return f"<minigrad primitive {self.name}>"
 
+    def _odd_input(self, value: Any) -> TypeError:
+        return TypeError(f"{self.name}: expected tensors or numbers as inputs, got "
+                         f"{type(value).__name__} {value!r}")
+
     def _device_error(self, first: Any, second: Any) -> RuntimeError:
         return RuntimeError(
             "Expected all tensors to be on the same device, but found at least two devices, "
@@ -235,6 +242,7 @@ class Primitive:
         needs_grad = False
         floats = False
         mixed = False  # operands whose dtypes may need PyTorch's promotion
+        odd = _NOTHING  # an input that is neither a tensor nor a number
         for value in inputs:
             if type(value) is Tensor or isinstance(value, Tensor):
                 if backend is None:
@@ -253,28 +261,55 @@ class Primitive:
             else:
                 if type(value) is float:
                     floats = True
+                elif type(value) is complex:
+                    mixed = True  # PyTorch's promotion: the default complex dtype
                 elif isinstance(value, (list, tuple)):
-                    value = tensor(value)._data
+                    value = tensor(value, device="cpu")._data  # uploaded below
                     mixed = True
+                    if value.dtype.kind not in "biufc":
+                        raise TypeError(f"{self.name}: a list input must hold numbers, got "
+                                        f"dtype {value.dtype}")
                 elif type(value) is not int and hasattr(value, "dtype"):
                     mixed = True  # an array or a NumPy scalar
+                elif isinstance(value, (str, bytes, dict, set)):  # never an operand
+                    raise TypeError(f"{self.name}: expected tensors or numbers as inputs, got "
+                                    f"{type(value).__name__} {value!r}")
+                elif type(value) is not int and not isinstance(value, Number):
+                    odd = value  # None (an absent optional input) or a stranger: see below
                 args.append(value)
                 edges.append(None)
-        if backend is None:
+        if backend is None:  # numbers only: as tensors, in mg.tensor's dtypes (not NumPy's)
             backend = current_backend()
+            try:
+                if self.promotes is not None:
+                    args = promote(args, self.promotes, backend, self.true_divide)
+                args = [tensor(a)._data if isinstance(a, Number) else a for a in args]
+            except OverflowError as exc:  # a Python int beyond int64
+                raise renamed(self.name, exc) from exc
         elif self.promotes is not None and (
                 mixed or dtype.kind not in "fc" and (floats or self.true_divide)):
             args = promote(args, self.promotes, backend, self.true_divide)
         elif floats and dtype.kind == "f":
             args = [_constant(a, dtype, backend) if type(a) is float else a for a in args]
+        if mixed:  # host arrays (and lists) go to the tensors' device, on every backend alike
+            args = [backend.operand(a) for a in args]
         try:
             out = self.forward(backend, *args, **params)
-        except (ValueError, TypeError, IndexError, OverflowError) as exc:
-            # e.g. shapes that do not broadcast, a dtype NumPy has no loop for: say which
-            # op and which shapes (and dtypes)
-            inputs = " and ".join(f"{tuple(a.shape)} {a.dtype}" if exc_is_dtype(exc)
-                                  else str(tuple(a.shape)) for a in args if backend.is_array(a))
-            raise renamed(self.name, exc, f" (input shapes {inputs})") from exc
+        except (ValueError, TypeError, IndexError, OverflowError, AttributeError) as exc:
+            # e.g. shapes that do not broadcast, a dtype NumPy has no loop for: say which op
+            # (and, for a call that does not fit the op's signature, what does not fit)
+            if odd is not _NOTHING:
+                raise self._odd_input(odd) from exc
+            if isinstance(exc, AttributeError):
+                raise  # not about the inputs: a bug, never relabelled
+            try:
+                inspect.signature(self.forward).bind(backend, *args, **params)
+            except TypeError as mismatch:
+                raise TypeError(f"{self.name}: {mismatch}") from exc
+            shapes = " and ".join(str(tuple(a.shape)) for a in args if backend.is_array(a))
+            raise renamed(self.name, exc, f" (input shapes {shapes})") from exc
+        if odd is not _NOTHING and getattr(out, "dtype", None) == object:
+            raise self._odd_input(odd)  # NumPy made an array of Python objects of it
         t = Tensor._wrap(out, params["target"] if self.moves_device else backend)
         if needs_grad and grad_mode._mode.enabled:
             t._requires_grad = True
@@ -282,6 +317,31 @@ class Primitive:
             if anomaly_mode.enabled:
                 t._node.trace = forward_trace()
         return t
+
+
+# The builtin type an error from inside an op is raised again as (NumPy's own classes,
+# such as AxisError or UFuncTypeError, included); an overflow is PyTorch's RuntimeError.
+_BUILTIN = (IndexError, TypeError, ValueError, RuntimeError)
+
+
+def renamed(op: str, exc: Exception, detail: str = "") -> Exception:
+    """``exc`` as a builtin exception whose message starts with ``op``'s name."""
+    kind = RuntimeError if isinstance(exc, OverflowError) else \
+        next(t for t in _BUILTIN if isinstance(exc, t))
+    return kind(f"{op}: {exc}{detail}")
+
+
+def as_input(op: str, value: Any, what: str = "input") -> "Tensor":
+    """A tensor input of an op that is not itself a primitive: numbers, lists and arrays
+    become tensors as mg.tensor makes them (as a primitive's inputs do); anything else is
+    refused with the op's name."""
+    if isinstance(value, Tensor):
+        return value
+    if isinstance(value, (Number, list, tuple)) or hasattr(value, "dtype"):
+        out = tensor(value)
+        if out.dtype.kind in "biufc":
+            return out
+    raise TypeError(f"{op}: {what} must be a tensor, got {type(value).__name__} {value!r}")
 
 
 def primitive(name: str, forward: Callable[..., Any], *vjps: Optional[Rule],

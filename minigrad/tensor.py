@@ -165,7 +165,7 @@ class Tensor:
         if self._data.size != 1:
             raise ValueError(
                 f"item() needs a tensor with exactly one element, got shape {self.shape}")
-        return self._data.reshape(()).item()
+        return self._backend.item(self._data.reshape(()))  # a host sync on a GPU
 
     def tolist(self) -> Any:
         return self.numpy().tolist()
@@ -283,7 +283,9 @@ class Tensor:
             from .tensor_methods import _write_result
             _write_result(self, ops.index_put(self, index, value), "__setitem__")
             return
-        self._data[index] = value._data if isinstance(value, Tensor) else value
+        # host arrays and lists go to this tensor's device first, on every backend alike
+        self._data[index] = value._data if isinstance(value, Tensor) else \
+            self._backend.operand(value)
         self._mark_modified()
 
     # -- arithmetic -------------------------------------------------------------
@@ -382,6 +384,9 @@ def tensor(data: Any, dtype: Any = None, requires_grad: bool = False,
         backend = get_backend(device) if device is not None else current_backend()
         if backend.is_array(data):
             array = data.astype(data.dtype if dtype is None else as_dtype(dtype), copy=True)
+        elif backend.device.type == "cuda" and hasattr(data, "__cuda_array_interface__"):
+            # another library's GPU array (a torch CUDA tensor...): one copy, on the device
+            array = backend.xp.array(data, dtype=None if dtype is None else as_dtype(dtype))
         else:
             if hasattr(data, "__cuda_array_interface__") or \
                     type(data).__module__.startswith("cupy"):
@@ -409,3 +414,8 @@ from . import numpy_interop  # noqa: E402  (np.sin(t) & co. stay on the tape or 
 
 Tensor.__array_ufunc__ = numpy_interop.array_ufunc  # type: ignore[attr-defined]
 Tensor.__array_function__ = numpy_interop.array_function  # type: ignore[attr-defined]
+from . import dlpack  # noqa: E402  (sharing memory with torch, NumPy, CuPy)
+
+Tensor.__dlpack__ = dlpack.dlpack  # type: ignore[attr-defined]
+Tensor.__dlpack_device__ = dlpack.dlpack_device  # type: ignore[attr-defined]
+Tensor.__cuda_array_interface__ = property(dlpack.cuda_array_interface)  # type: ignore

@@ -11,12 +11,15 @@ old values: the one deliberate difference from PyTorch here, see the README).
 from __future__ import annotations
 
 import inspect
+import math
+from numbers import Number, Real
 from typing import Any, Callable
 
 import numpy
 
 from . import creation, functions, grad_mode, primitive
-from .functions.arguments import check_dim, shape_args
+from .functions.arguments import check_cut_dim, check_dim, reported, shape_args
+from .functions.common import as_tensor
 from .size import Size
 from .tensor import Tensor, as_dtype
 
@@ -110,7 +113,7 @@ def in_place(name: str, compute: Callable) -> Callable:
         return _write_result(self, compute(self, *args, **kwargs), name)
     method.__name__ = method.__qualname__ = name
     method.__doc__ = f"In-place :func:`{name.rstrip('_')}`."
-    return method
+    return reported(method, name.rstrip("_"))  # errors name it (or its function)
 
 
 # -- methods whose arguments differ from a function's -----------------------------------
@@ -119,7 +122,7 @@ def size(self: Tensor, dim: Any = None) -> Any:
     """The shape as ``mg.Size``, or the size of one dim."""
     if dim is None:
         return Size(self._data.shape)
-    return self._data.shape[check_dim("size", dim, self.ndim)]
+    return self._data.shape[check_cut_dim("size", dim, self.ndim)]
 
 
 def to(self: Tensor, *args: Any, **kwargs: Any) -> Tensor:
@@ -138,6 +141,8 @@ def to(self: Tensor, *args: Any, **kwargs: Any) -> Tensor:
             device = arg
         elif arg is not None:
             dtype = arg
+    if dtype is not None and as_dtype(dtype).kind not in "biufc":
+        raise TypeError(f"to: expected a device or a number dtype, got {dtype!r}")
     out = self
     if device is not None:
         out = out._to_device(device)
@@ -175,6 +180,8 @@ _TYPE_NAMES = {"float32": "FloatTensor", "float64": "DoubleTensor", "float16": "
 
 
 def type_as(self: Tensor, other: Tensor) -> Tensor:
+    if not isinstance(other, Tensor):
+        raise TypeError(f"type_as: other must be a Tensor, got {type(other).__name__}")
     return _astype(self, other.dtype)
 
 
@@ -195,6 +202,7 @@ def _new_factory(fill: Callable) -> Callable:
         return fill(shape_args("new", size), dtype=self.dtype if dtype is None else dtype,
                     device=self._backend if device is None else device,
                     requires_grad=requires_grad, **kwargs)
+    method.__name__ = method.__qualname__ = "new_" + fill.__name__
     return method
 
 
@@ -220,6 +228,8 @@ def _filled(x: Tensor, value: Any) -> Tensor:
     PyTorch's fill_), a 0-d tensor value stays differentiable."""
     xp = x._backend.xp
     if not isinstance(value, Tensor):
+        if not isinstance(value, Number):
+            raise TypeError(f"fill_: value must be a number or a 0-d tensor, got {value!r}")
         return Tensor._wrap(xp.full(x.shape, value, dtype=x.dtype), x._backend)
     return functions.where(Tensor._wrap(xp.ones(x.shape, dtype=bool), x._backend), value, x)
 
@@ -236,7 +246,7 @@ def zero_(self: Tensor) -> Tensor:
 def copy_(self: Tensor, src: Any, non_blocking: bool = False) -> Tensor:
     """Copy ``src`` (broadcast to this shape, cast to this dtype, moved to this device)."""
     def compute(x: Tensor, s: Any) -> Tensor:
-        s = s if isinstance(s, Tensor) else Tensor(s)
+        s = as_tensor(s)
         s = s._to_device(x._backend).astype(x.dtype)
         return functions.broadcast_to(s, tuple(x.shape)) if tuple(s.shape) != tuple(x.shape) \
             else (s if s._node is not None else s.clone())
@@ -261,22 +271,38 @@ def _random_fill(name: str, draw: Callable) -> Callable:
     return method
 
 
+def _number(name: str, what: str, value: Any) -> Any:
+    if not isinstance(value, Real):
+        raise TypeError(f"{name}: {what} must be a number, got {value!r}")
+    return value
+
+
 def _uniform(b: Any, shape: tuple, dtype: Any, a: float = 0.0, b_: float = 1.0,
              **kw: Any) -> Any:
     low, high = kw.pop("from", a), kw.pop("to", b_)
+    low, high = _number("uniform_", "from", low), _number("uniform_", "to", high)
+    if not (math.isfinite(low) and math.isfinite(high) and low <= high):
+        raise ValueError(f"uniform_: needs finite from <= to, got from={low}, to={high}")
     return b.random(shape, dtype) * (high - low) + low
 
 
 def _normal(b: Any, shape: tuple, dtype: Any, mean: float = 0.0, std: float = 1.0) -> Any:
-    return b.randn(shape, dtype) * std + mean
+    if not _number("normal_", "std", std) >= 0:
+        raise ValueError(f"normal_: needs std >= 0, got {std}")
+    return b.randn(shape, dtype) * std + _number("normal_", "mean", mean)
 
 
 def _bernoulli(b: Any, shape: tuple, dtype: Any, p: Any = 0.5) -> Any:
-    p = p._data if isinstance(p, Tensor) else p
+    if isinstance(p, Tensor):
+        p = p._data
+    elif not 0 <= _number("bernoulli_", "p", p) <= 1:
+        raise ValueError(f"bernoulli_: p must be in [0, 1], got {p}")
     return (b.random(shape, dtype) < p).astype(dtype)
 
 
 def _exponential(b: Any, shape: tuple, dtype: Any, lambd: float = 1.0) -> Any:
+    if not _number("exponential_", "lambd", lambd) > 0:
+        raise ValueError(f"exponential_: lambd must be > 0, got {lambd}")
     return -b.xp.log1p(-b.random(shape, dtype)) / lambd
 
 
@@ -296,6 +322,17 @@ def _cast(dtype: str) -> Callable:
 
 def element_size(self: Tensor) -> int:
     return self.dtype.itemsize
+
+
+def _compare_with_objects(compare: Callable) -> Callable:
+    """``x == None`` (or a dict, a string...) is Python's identity test, as in PyTorch:
+    False for ``==``, True for ``!=`` (so ``None in [x]`` works)."""
+    def method(self: Tensor, other: Any) -> Any:
+        if isinstance(other, (Tensor, Number, list, tuple)) or hasattr(other, "dtype"):
+            return compare(self, other)
+        return NotImplemented
+    method.__name__ = method.__qualname__ = compare.__name__
+    return method
 
 
 def bind_methods() -> None:
@@ -326,7 +363,14 @@ def bind_methods() -> None:
         "nelement": Tensor.numel, "ndimension": Tensor.dim,
     }
     for name, method in extras.items():
-        setattr(Tensor, name, method)
+        setattr(Tensor, name, reported(method) if inspect.isfunction(method) else method)
+    # errors of the core methods name them too (NumPy's, from indexing, included)
+    Tensor.__setitem__ = reported(Tensor.__setitem__, "index")
+    Tensor.__int__ = reported(Tensor.__int__, "item")
+    Tensor.__eq__ = _compare_with_objects(Tensor.__eq__)
+    Tensor.__ne__ = _compare_with_objects(Tensor.__ne__)
+    Tensor.backward = reported(Tensor.backward, "grad", "gradient")
+    Tensor.astype = reported(Tensor.astype, "dtype")
     Tensor.__iadd__ = Tensor.add_
     Tensor.__isub__ = Tensor.sub_
     Tensor.__imul__ = Tensor.mul_

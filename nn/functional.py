@@ -109,12 +109,9 @@ def embedding(input: Any, weight: Tensor, padding_idx: Optional[int] = None,
     if indices.dtype.kind not in "iu":
         raise TypeError(f"embedding: indices must be integers, got dtype {indices.dtype}")
     num = weight.shape[0]
-    if indices.numel():
-        lo, hi = int(indices.min().item()), int(indices.max().item())
-        if lo < 0 or hi >= num:
-            bad = lo if lo < 0 else hi
-            raise IndexError(f"embedding: index {bad} is out of range for an embedding "
-                             f"table of {num} rows")
+    # on a GPU, checked on the device and raised at the next host sync (no stall here)
+    mg.cuda.check_range(indices, 0, num, f"embedding: index {{bad}} is out of range for an "
+                        f"embedding table of {num} rows")
     if max_norm is not None:
         _embedding_renorm_(weight, indices, max_norm, norm_type)
     rows = weight[indices]
@@ -130,13 +127,10 @@ def one_hot(tensor: Any, num_classes: int = -1) -> Tensor:
     tensor = _as_tensor(tensor)
     if tensor.dtype.kind not in "iu":
         raise TypeError(f"one_hot: classes must be integers, got dtype {tensor.dtype}")
-    hi = int(tensor.max().item()) if tensor.numel() else -1
-    lo = int(tensor.min().item()) if tensor.numel() else 0
-    if num_classes == -1:
-        num_classes = hi + 1
-    if lo < 0 or hi >= num_classes:
-        raise ValueError(f"one_hot: class values must lie in [0, {num_classes}), "
-                         f"got values from {lo} to {hi}")
+    if num_classes == -1:  # the size depends on the data: a host sync (as in PyTorch)
+        num_classes = int(tensor.max().item()) + 1 if tensor.numel() else 0
+    mg.cuda.check_range(tensor, 0, num_classes, f"one_hot: class values must lie in "
+                        f"[0, {num_classes}), got {{bad}}", ValueError)
     classes = mg.arange(num_classes, device=tensor.backend)
     return (mg.expand_dims(tensor, -1) == classes).astype(mg.int64)
 
@@ -350,12 +344,8 @@ def _picked(log_probs: Tensor, target: Tensor, weight: Optional[Tensor], ignore_
     flat_t = target.reshape(-1)
     valid = flat_t != ignore_index
     safe_t = mg.where(valid, flat_t, 0)
-    if safe_t.numel():
-        lo, hi = int(safe_t.min().item()), int(safe_t.max().item())
-        if lo < 0 or hi >= num_classes:
-            bad = lo if lo < 0 else hi
-            raise IndexError(f"{name}: target {bad} is out of bounds for {num_classes} "
-                             f"classes (ignore_index={ignore_index})")
+    mg.cuda.check_range(safe_t, 0, num_classes, f"{name}: target {{bad}} is out of bounds "
+                        f"for {num_classes} classes (ignore_index={ignore_index})")
     rows = log_probs if class_axis == 0 else mg.moveaxis(log_probs, 1, -1)
     rows = rows.reshape(-1, num_classes)
     picked = rows[mg.arange(rows.shape[0], device=rows.backend), safe_t]

@@ -336,13 +336,15 @@ class Module:
             if shape != tuple(target.shape):
                 raise ValueError(f"load_state_dict: size mismatch for {key!r}: the checkpoint "
                                  f"has shape {shape}, this model has shape {tuple(target.shape)}")
-            host = value.numpy() if isinstance(value, mg.Tensor) else np.asarray(value)
-            if host.dtype.kind not in "biufc":
-                raise TypeError(f"load_state_dict: {key!r} holds {host.dtype} values, "
+            # a tensor already on the model's device is copied there, not through the host
+            source = value.detach() if isinstance(value, mg.Tensor) else np.asarray(value)
+            if source.dtype.kind not in "biufc":
+                raise TypeError(f"load_state_dict: {key!r} holds {source.dtype} values, "
                                 "not numbers")
-            updates.append((target, host.astype(target.dtype)))  # converted before any write
-        for target, host in updates:
-            target.data = mg.tensor(host, device=target.device)
+            # converted before any write
+            updates.append((target, mg.tensor(source, dtype=target.dtype, device=target.device)))
+        for target, new in updates:
+            target.data = new
         return _IncompatibleKeys(missing, unexpected)
 
     # -- devices and dtypes -------------------------------------------------------------

@@ -133,7 +133,7 @@ def test_requires_grad_cannot_be_switched_off_on_a_non_leaf():
 def test_mixing_devices_names_the_op_and_both_devices(fakecuda):
     a = mg.ones(3, requires_grad=True).to("fakecuda")
     assert a.device == "fakecuda"
-    b = mg.ones(3)
+    b = mg.ones(3, device="cpu")
     with pytest.raises(RuntimeError, match=r"Expected all tensors to be on the same device, but "
                                            r"found at least two devices, fakecuda and cpu! "
                                            r"\(when checking arguments for add\)"):
@@ -150,7 +150,7 @@ def test_mixing_devices_names_the_op_and_both_devices(fakecuda):
 
 
 def test_gradient_on_another_device_is_refused(fakecuda):
-    y = mg.ones(3, requires_grad=True) * 2
+    y = mg.ones(3, requires_grad=True, device="cpu") * 2
     with pytest.raises(RuntimeError, match=r"gradient is on device fakecuda but the output is "
                                            r"on cpu"):
         y.backward(mg.ones(3).to("fakecuda"))

@@ -547,7 +547,7 @@ def test_to_backend(second_numpy_backend, shape, data):
     assert moved.device == "cpu2"
     check(lambda a: (a.to("numpy2") ** 2).to("cpu"), x)
     check(lambda a: mg.to_backend(a, target=second_numpy_backend,
-                                  source=mg.get_backend("numpy")) * 3.0, x)
+                                  source=a.backend) * 3.0, x)
 
 
 # -- the registry -----------------------------------------------------------------------------

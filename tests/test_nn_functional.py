@@ -169,8 +169,10 @@ def test_embedding_rejects_bad_indices():
     w = leaf(np.zeros((4, 2)))
     with pytest.raises(IndexError, match="index 4 is out of range .* 4 rows"):
         F.embedding(mg.tensor([0, 4]), w)
+        mg.cuda.synchronize()  # on a GPU the index check reports at the next sync
     with pytest.raises(IndexError, match="index -1"):
         F.embedding(mg.tensor([-1, 2]), w)
+        mg.cuda.synchronize()
     with pytest.raises(TypeError, match="must be integers, got dtype float"):
         F.embedding(mg.tensor([0.0]), w)
 
@@ -182,8 +184,9 @@ def test_one_hot_matches_torch():
     assert ours.dtype == np.int64
     np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
     assert F.one_hot(mg.tensor([1]), num_classes=5).shape == (1, 5)
-    with pytest.raises(ValueError, match=r"\[0, 3\), got values from 0 to 3"):
+    with pytest.raises(ValueError, match=r"\[0, 3\), got 3"):
         F.one_hot(mg.tensor([0, 3]), num_classes=3)
+        mg.cuda.synchronize()  # on a GPU the check reports at the next sync
 
 
 @given(st.integers(1, 3), st.sampled_from([(4,), (2, 3)]), st.booleans())

@@ -34,7 +34,8 @@ def test_init_is_in_place_unrecorded_and_keeps_dtype():
     out = init.normal_(p)
     assert out is p and p.is_leaf and p.requires_grad and p.grad is None
     assert p.dtype == np.float64
-    assert np.shares_memory(array_before, p.numpy())
+    if p.device == "cpu":  # .numpy() of a GPU tensor is a fresh host copy
+        assert np.shares_memory(array_before, p.numpy())
     assert p.numpy().std() > 0
 
 

@@ -136,7 +136,7 @@ def check(c: Case) -> None:
             tterm = (tout * torch.tensor(weights)).sum()
             ttotal = tterm if ttotal is None else ttotal + tterm
             if out.requires_grad:
-                term = (out * mg.tensor(weights)).sum()
+                term = (out * mg.tensor(weights, device=out.device)).sum()
                 total = term if total is None else total + term
     if ttotal is None:
         return

@@ -331,7 +331,7 @@ def test_dtype_and_device_methods_match_torch(c):
 
 
 def test_device_type_and_index():
-    x, t = mg.zeros(2), torch.zeros(2)
+    x, t = mg.zeros(2, device="cpu"), torch.zeros(2)
     assert x.device == "cpu" and str(x.device) == str(t.device)
     assert x.device.type == t.device.type == "cpu" and x.device.index is t.device.index is None
     cuda = mg.device("cuda:1")

@@ -116,7 +116,7 @@ def test_from_numpy_shares_memory_and_as_tensor_copies_only_when_needed():
     t[1] = 20.0
     assert t.tolist() == [10.0, 20.0, 2.0, 3.0] and array[1] == 20.0
     assert mg.as_tensor(array).numpy() is not None
-    shared = mg.as_tensor(array)
+    shared = mg.as_tensor(array, device="cpu")  # a GPU default device would copy
     array[2] = 30.0
     assert shared[2].item() == 30.0  # same dtype and device: shared, as torch.as_tensor
     cast = mg.as_tensor(array, dtype=mg.float32)

@@ -70,7 +70,7 @@ def compare(mg_fn, torch_fn, arrays, rtol=1e-10, atol=1e-12):
         assert out.shape == tuple(tout.shape)
         np.testing.assert_allclose(out.numpy(), tout.detach().numpy(), rtol=rtol, atol=atol)
         v = rng.standard_normal(out.shape)
-        total = total + (out * mg.tensor(v)).sum()
+        total = total + (out * mg.tensor(v, device=out.device)).sum()
         ttotal = ttotal + (tout * torch.tensor(v, dtype=tout.dtype)).sum()
     total.backward()
     ttotal.backward()

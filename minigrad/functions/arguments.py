@@ -11,6 +11,8 @@ import operator
 import re
 from typing import Any, Callable, Optional
 
+from ..primitive import renamed
+
 
 def pick(name: str, value: Any, alias_name: str, alias: Any, default: Any = None) -> Any:
     """``value`` (PyTorch's keyword) or ``alias`` (NumPy's), never both."""
@@ -43,6 +45,15 @@ def check_dim(op: str, dim: Any, ndim: int, extra: int = 0) -> int:
     return dim % size
 
 
+def check_cut_dim(op: str, dim: Any, ndim: int) -> int:
+    """:func:`check_dim` for ops that cut, pick or roll along a dim: a 0-d tensor has none
+    (reductions, by contrast, take dim 0 of a 0-d tensor, as PyTorch does)."""
+    if ndim == 0:
+        raise IndexError(f"{op}: the tensor is 0-d, it has no dim {dim} (expected a tensor "
+                         "of at least 1 dimension)")
+    return check_dim(op, dim, ndim)
+
+
 def check_dims(op: str, dims: Any, ndim: int) -> Optional[tuple]:
     """None (all dims), an int or a sequence of ints -> a sorted tuple of distinct dims."""
     if dims is None:
@@ -53,8 +64,9 @@ def check_dims(op: str, dims: Any, ndim: int) -> Optional[tuple]:
         out = [check_dim(op, d, ndim) for d in dims]
         if len(set(out)) != len(out):
             raise ValueError(f"{op}: dim {tuple(dims)} names a dim more than once")
-        return tuple(sorted(out))
-    return (check_dim(op, dims, ndim),)
+        return tuple(sorted(out)) if ndim else None
+    dim = check_dim(op, dims, ndim)
+    return (dim,) if ndim else None  # dim 0 (or -1) of a 0-d tensor: all of it
 
 
 def shape_args(op: str, sizes: tuple) -> tuple:
@@ -73,37 +85,29 @@ def sizes_or_keyword(op: str, sizes: tuple, name: str, value: Any) -> tuple:
     return shape_args(op, (value,))
 
 
-# What an argument error from deep inside (NumPy's own classes included) is raised again as:
-# the builtin type it belongs to (an overflow is PyTorch's RuntimeError).
-_BUILTIN = (IndexError, TypeError, ValueError, RuntimeError)
-
-
 def names(op: str, message: str) -> bool:
     """Does ``message`` name ``op`` (as a word: ``t`` is not named by "tensor")?"""
     return re.search(rf"(?<![A-Za-z0-9_]){re.escape(op)}(?![A-Za-z0-9])", message) is not None
 
 
-def renamed(op: str, exc: Exception) -> Exception:
-    """``exc`` as a builtin exception whose message starts with ``op``'s name."""
-    kind = RuntimeError if isinstance(exc, OverflowError) else \
-        next(t for t in _BUILTIN if isinstance(exc, t))
-    return kind(f"{op}: {exc}")
-
-
-def reported(fn: Callable, op: Optional[str] = None) -> Callable:
+def reported(fn: Callable, *aliases: str) -> Callable:
     """``fn``, whose errors name it: an argument error raised inside it without its name
     (NumPy's "axis 2 is out of bounds", a conversion's "cannot make a tensor from
-    NoneType data") is raised again as the same builtin type, prefixed with ``op:``;
-    the original stays attached as the cause. Errors that name it already pass as
-    they are."""
-    op = op or fn.__name__
+    NoneType data") is raised again as the same builtin type, prefixed with ``fn``'s
+    name; the original stays attached as the cause. Errors that already name it (or one
+    of its ``aliases``) pass as they are."""
+    op = fn.__name__
+    known = (op,) + aliases
 
     @functools.wraps(fn)
     def call(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
-        except (TypeError, ValueError, IndexError, OverflowError) as exc:
-            if type(exc) in _BUILTIN and names(op, str(exc)):
+        except (TypeError, ValueError, IndexError, RuntimeError, OverflowError) as exc:
+            if isinstance(exc, (NotImplementedError, RecursionError)):
+                raise  # not an argument error: a gap or a bug, never relabelled
+            if type(exc) in (TypeError, ValueError, IndexError, RuntimeError) and \
+                    any(names(n, str(exc)) for n in known):
                 raise
             raise renamed(op, exc) from exc
     return call

@@ -10,7 +10,10 @@ def as_tensor(x: Any, like: Any = None) -> Tensor:
     """``x`` itself if it is a Tensor, else a new tensor (on ``like``'s device if given)."""
     if isinstance(x, Tensor):
         return x
-    return tensor(x) if like is None else tensor(x, device=like._backend)
+    out = tensor(x) if like is None else tensor(x, device=like._backend)
+    if out.dtype.kind not in "biufc":  # strings and bytes: NumPy would keep them as text
+        raise TypeError(f"cannot make a tensor from {type(x).__name__} data {x!r}")
+    return out
 
 
 def on_host(name: str, x: Tensor, *args: Any, **kwargs: Any) -> Tensor:

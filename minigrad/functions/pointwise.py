@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import math
+from numbers import Number, Real
 from typing import Any, Optional
 
 from .. import ops
 from ..dtypes import get_default_dtype
+from ..promotion import ALL, promote, result_type
 from ..tensor import Tensor
-from .arguments import check_dim, pick
+from .arguments import as_int, check_dim, pick
 from .common import as_tensor, on_host
 
 
@@ -33,18 +35,39 @@ def _promoting(op: Any) -> Any:
     ops.log1p, ops.reciprocal, ops.sigmoid, ops.sin, ops.sinh, ops.sqrt, ops.tan, ops.tanh))
 
 
-def _scaled(other: Any, alpha: Any) -> Any:
-    return other if alpha == 1 else other * alpha
+def _scaled(op: str, other: Any, alpha: Any) -> Any:
+    if not isinstance(alpha, (Number, Tensor)):
+        raise TypeError(f"{op}: alpha must be a number, got {alpha!r}")
+    return other if not isinstance(alpha, Tensor) and alpha == 1 else ops.multiply(other, alpha)
+
+
+def _in_dtype_of(out: Tensor, input: Any, other: Any) -> Tensor:
+    """``out`` in the dtype of ``input`` with ``other`` (alpha takes no part, as in PyTorch)."""
+    target = result_type([getattr(v, "_data", v) for v in (input, other)])
+    return out if target is None or out.dtype == target else out.astype(target)
+
+
+def _complex(*values: Any) -> bool:
+    return any(isinstance(v, complex) or isinstance(v, Tensor) and v.dtype.kind == "c"
+               for v in values)
 
 
 def add(input: Any, other: Any, *, alpha: Any = 1) -> Tensor:
     """``input + alpha * other``."""
-    return ops.add(input, _scaled(other, alpha))
+    if isinstance(alpha, complex) and not _complex(input, other):
+        raise TypeError("add: alpha must not be complex for operands that are not")
+    scaled = _scaled("add", other, alpha)
+    out = ops.add(input, scaled)
+    return out if scaled is other else _in_dtype_of(out, input, other)
 
 
 def sub(input: Any, other: Any, *, alpha: Any = 1) -> Tensor:
     """``input - alpha * other``."""
-    return ops.subtract(input, _scaled(other, alpha))
+    if isinstance(alpha, complex) and not _complex(input, other):
+        raise TypeError("sub: alpha must not be complex for operands that are not")
+    scaled = _scaled("sub", other, alpha)
+    out = ops.subtract(input, scaled)
+    return out if scaled is other else _in_dtype_of(out, input, other)
 
 
 subtract = sub
@@ -65,16 +88,28 @@ def div(input: Any, other: Any, *, rounding_mode: Optional[str] = None) -> Tenso
     if rounding_mode not in ("trunc", "floor"):
         raise ValueError(f"div: rounding_mode must be None, 'trunc' or 'floor', got "
                          f"{rounding_mode!r}")
-    x = as_tensor(input)
-    other = other._data if isinstance(other, Tensor) else other
+    x = next((v for v in (input, other) if isinstance(v, Tensor)), None)
+    x = as_tensor(input) if x is None else x
+    values = []
+    for v in (input, other):  # numbers stay numbers: they do not decide the dtype
+        if not isinstance(v, Number):
+            v = as_tensor(v, x)
+            if v._backend is not x._backend:
+                raise RuntimeError(
+                    "Expected all tensors to be on the same device, but found at least two "
+                    f"devices, {x.device} and {v.device}! (when checking arguments for div)")
+            v = v._data
+        values.append(v)
     xp = x._backend.xp
+    a, b = promote(values, ALL, x._backend, False)  # PyTorch's result dtype
+    if not x._backend.is_array(a):
+        a = xp.asarray(a)
+    if a.dtype.kind in "iub" and a.size and bool(xp.any(b == 0)):
+        raise RuntimeError(f"div: integer division by zero (rounding_mode={rounding_mode!r})")
     if rounding_mode == "floor":
-        return Tensor._wrap(xp.floor_divide(x._data, other), x._backend)
-    quotient = x._data / other
-    result = xp.trunc(quotient)
-    if x.dtype.kind in "iu" and (not hasattr(other, "dtype") or other.dtype.kind in "iu"):
-        result = result.astype(x.dtype)
-    return Tensor._wrap(result, x._backend)
+        return Tensor._wrap(xp.floor_divide(a, b), x._backend)
+    result = xp.trunc(a / b)
+    return Tensor._wrap(result.astype(a.dtype) if a.dtype.kind in "iub" else result, x._backend)
 
 
 divide = true_divide = div
@@ -87,6 +122,8 @@ def floor_divide(input: Any, other: Any) -> Tensor:
 def remainder(input: Any, other: Any) -> Tensor:
     """Python's ``%`` (the sign of ``other``); the gradient is 1 to ``input`` and
     ``-floor(input / other)`` to ``other``, as in PyTorch."""
+    if isinstance(input, Number) and isinstance(other, Tensor):  # a number stays a number
+        return input - floor_divide(input, other) * other
     x = as_tensor(input, other if isinstance(other, Tensor) else None)
     return x - floor_divide(x, other) * other
 
@@ -104,6 +141,8 @@ negative = neg
 
 def square(input: Any) -> Tensor:
     x = as_tensor(input)
+    if x.dtype == bool:  # PyTorch: the square of a bool tensor is int64
+        x = x.to("int64")
     return x * x
 
 
@@ -133,22 +172,30 @@ fix = trunc
 
 
 def round(input: Any, *, decimals: int = 0) -> Tensor:
-    return on_host("round", as_tensor(input), decimals)
+    return on_host("round", as_tensor(input), as_int(decimals, "round: decimals"))
 
 
 def clamp(input: Any, min: Any = None, max: Any = None) -> Tensor:
-    """Limit to [min, max]; bounds may be numbers or tensors (then elementwise)."""
+    """Limit to [min, max]; bounds may be numbers or tensors (then elementwise: a bound
+    takes the gradient where it wins, the input where it is inside, ties included, and a
+    NaN bound gives NaN, as in PyTorch)."""
     x = as_tensor(input)
     if min is None and max is None:
         raise ValueError("clamp: give at least one of min and max")
+    for bound in (min, max):
+        if bound is not None and not isinstance(bound, (Number, Tensor)):
+            raise TypeError(f"clamp: min and max must be numbers or tensors, got {bound!r}")
+    if x.dtype.kind == "c" or any(isinstance(b, complex) or isinstance(b, Tensor) and
+                                  b.dtype.kind == "c" for b in (min, max)):
+        raise TypeError("clamp: complex numbers have no order to clamp by")
     if not isinstance(min, Tensor) and not isinstance(max, Tensor):
         if x.dtype.kind not in "fc" and (isinstance(min, float) or isinstance(max, float)):
             x = x.to(get_default_dtype())  # PyTorch: an int tensor clamped to 0.5 is float
         return ops.clip(x, min, max)
     if min is not None:
-        x = ops.maximum(x, min)
+        x = ops.where(ops.logical_or(ops.less(x, min), ops.isnan(min)), min, x)
     if max is not None:
-        x = ops.minimum(x, max)
+        x = ops.where(ops.logical_or(ops.greater(x, max), ops.isnan(max)), max, x)
     return x
 
 
@@ -169,25 +216,39 @@ def lerp(input: Any, end: Any, weight: Any) -> Tensor:
     return x + weight * (end - x)
 
 
-def softmax(input: Any, dim: Any = None, dtype: Any = None, *, axis: Any = None) -> Tensor:
+def _floating(input: Any, dtype: Any) -> Tensor:
+    """The input in ``dtype``, or in the default float dtype if it holds integers."""
     x = as_tensor(input) if dtype is None else as_tensor(input).to(dtype)
+    return x if x.dtype.kind in "fc" else x.to(get_default_dtype())
+
+
+def softmax(input: Any, dim: Any = None, dtype: Any = None, *, axis: Any = None) -> Tensor:
+    """Along ``dim`` (the last by default); integer input is computed in floats."""
+    x = _floating(input, dtype)
     d = check_dim("softmax", pick("dim", dim, "axis", axis, -1 if dim is None else dim), x.ndim)
-    shifted = x - ops.max(x, axis=(d,), keepdims=True).detach()
+    if x.numel() == 0:
+        return x
+    axes = (d,) if x.ndim else None
+    shifted = x - ops.max(x, axis=axes, keepdims=True).detach()
     e = ops.exp(shifted)
-    return e / ops.sum(e, axis=(d,), keepdims=True)
+    return e / ops.sum(e, axis=axes, keepdims=True)
 
 
 def log_softmax(input: Any, dim: Any = None, dtype: Any = None, *, axis: Any = None) -> Tensor:
-    x = as_tensor(input) if dtype is None else as_tensor(input).to(dtype)
+    x = _floating(input, dtype)
     d = check_dim("log_softmax", pick("dim", dim, "axis", axis, -1 if dim is None else dim),
                   x.ndim)
-    return x - ops.logsumexp(x, axis=(d,), keepdims=True)
+    if x.numel() == 0:
+        return x
+    return x - ops.logsumexp(x, axis=(d,) if x.ndim else None, keepdims=True)
 
 
 def isclose(input: Any, other: Any, rtol: float = 1e-05, atol: float = 1e-08,
             equal_nan: bool = False) -> Tensor:
     x = as_tensor(input)
     other = as_tensor(other, x)
+    if not (isinstance(rtol, Real) and isinstance(atol, Real) and rtol >= 0 and atol >= 0):
+        raise ValueError(f"isclose: rtol and atol must be >= 0, got rtol={rtol}, atol={atol}")
     return on_host("isclose", x, other._data, rtol=rtol, atol=atol, equal_nan=equal_nan)
 
 
@@ -203,8 +264,19 @@ def equal(input: Any, other: Any) -> bool:
     return tuple(x.shape) == tuple(y.shape) and bool(ops.equal(x, y).all().item())
 
 
-def sgn(input: Any) -> Tensor:
-    return ops.sign(as_tensor(input))
+def sign(input: Any) -> Tensor:
+    """-1, 0 or 1 by the sign (0 for NaN, as PyTorch); a bool tensor is its own sign."""
+    x = as_tensor(input)
+    xp = x._backend.xp
+    if x.dtype == bool:
+        return Tensor._wrap(x._data.copy(), x._backend)
+    signs = xp.sign(x._data)
+    if x.dtype.kind == "f":
+        signs = xp.where(xp.isnan(x._data), 0, signs).astype(x.dtype)
+    return Tensor._wrap(signs, x._backend)
+
+
+sgn = sign
 
 
 def _checked(op: str, a: Any, b: Any, ndims: tuple, what: str) -> tuple:
@@ -232,7 +304,19 @@ def dot(input: Any, other: Any) -> Tensor:
     return ops.matmul(*_checked("dot", input, other, (1, 1), "two 1-d tensors"))
 
 
-inner = dot
+def inner(input: Any, other: Any) -> Tensor:
+    """Products summed over the last dim of both (a 0-d operand scales the other): the
+    result has shape ``input.shape[:-1] + other.shape[:-1]``."""
+    a, b = as_tensor(input), as_tensor(other)
+    if a.ndim == 0 or b.ndim == 0:
+        return a * b
+    if a.shape[-1] != b.shape[-1]:
+        raise ValueError(f"inner: the last dims must match, got shapes {tuple(a.shape)} and "
+                         f"{tuple(b.shape)}")
+    n = a.shape[-1]
+    rows, cols = math.prod(a.shape[:-1]), math.prod(b.shape[:-1])
+    flat = ops.matmul(ops.reshape(a, (rows, n)), ops.transpose(ops.reshape(b, (cols, n))))
+    return ops.reshape(flat, tuple(a.shape[:-1]) + tuple(b.shape[:-1]))
 
 
 def mv(input: Any, vec: Any) -> Tensor:
@@ -249,9 +333,12 @@ ger = outer
 
 def addmm(input: Any, mat1: Any, mat2: Any, *, beta: Any = 1, alpha: Any = 1) -> Tensor:
     """``beta * input + alpha * mat1 @ mat2`` (one node when beta = alpha = 1)."""
+    for name, value in (("beta", beta), ("alpha", alpha)):
+        if not isinstance(value, (Number, Tensor)):
+            raise TypeError(f"addmm: {name} must be a number, got {value!r}")
     if beta == 1 and alpha == 1:
         return ops.addmm(input, mat1, mat2)
-    return input * beta + ops.matmul(mat1, mat2) * alpha
+    return ops.add(ops.multiply(input, beta), ops.multiply(ops.matmul(mat1, mat2), alpha))
 
 
 def einsum(equation: str, *operands: Any) -> Tensor:
@@ -277,7 +364,7 @@ __all__ = [
     "multiply", "div", "divide", "true_divide", "floor_divide", "remainder", "reciprocal",
     "pow", "neg", "negative", "square", "rsqrt", "log2", "log10", "exp2", "trunc", "fix",
     "round", "clamp", "clip", "clamp_min", "clamp_max", "lerp", "softmax", "log_softmax",
-    "isclose", "allclose", "equal", "sgn", "mm", "bmm", "dot", "inner", "mv", "outer",
+    "isclose", "allclose", "equal", "sign", "sgn", "mm", "bmm", "dot", "inner", "mv", "outer",
     "ger", "addmm", "einsum", "eq", "ne", "lt", "le", "gt", "ge", "greater",
     "greater_equal", "less", "less_equal", "not_equal", "logical_xor",
 ]

@@ -6,7 +6,10 @@ import math
 from collections import namedtuple
 from typing import Any, Optional
 
+import numpy
+
 from .. import ops
+from ..dtypes import get_default_dtype
 from ..tensor import Tensor, as_dtype
 from .arguments import check_dim, check_dims, keep, pick
 from .common import as_tensor, on_host
@@ -14,19 +17,33 @@ from .common import as_tensor, on_host
 # What torch.return_types gives: a tuple that also has .values and .indices.
 MaxResult = namedtuple("max", ["values", "indices"])
 MinResult = namedtuple("min", ["values", "indices"])
+INT64 = numpy.dtype("int64")
 VarMean = namedtuple("var_mean", ["var", "mean"])
 StdMean = namedtuple("std_mean", ["std", "mean"])
 
 
 def _cast(x: Tensor, dtype: Any) -> Tensor:
-    return x if dtype is None else x.to(as_dtype(dtype))
+    if dtype is None:
+        return x
+    dtype = as_dtype(dtype)
+    if dtype.kind not in "biufc":
+        raise TypeError(f"dtype must be a number type (as mg.float32), got {dtype!r}")
+    return x.to(dtype)
+
+
+def _accumulated(result: Tensor, x: Tensor, dtype: Any) -> Tensor:
+    """A sum's or product's result in PyTorch's dtype: ``dtype`` if given, else int64 for
+    integer and bool input (NumPy would give uint64 for unsigned, or keep int32)."""
+    target = as_dtype(dtype) if dtype is not None else \
+        (INT64 if x.dtype.kind in "biu" else x.dtype)
+    return result if result.dtype == target else result.astype(target)
 
 
 def sum(input: Any, dim: Any = None, keepdim: bool = False, *, dtype: Any = None,
         axis: Any = None, keepdims: Optional[bool] = None) -> Tensor:
     x = _cast(as_tensor(input), dtype)
     dims = check_dims("sum", pick("dim", dim, "axis", axis), x.ndim)
-    return ops.sum(x, axis=dims, keepdims=keep(keepdim, keepdims))
+    return _accumulated(ops.sum(x, axis=dims, keepdims=keep(keepdim, keepdims)), x, dtype)
 
 
 def mean(input: Any, dim: Any = None, keepdim: bool = False, *, dtype: Any = None,
@@ -43,7 +60,7 @@ def prod(input: Any, dim: Any = None, keepdim: bool = False, *, dtype: Any = Non
          axis: Any = None, keepdims: Optional[bool] = None) -> Tensor:
     x = _cast(as_tensor(input), dtype)
     dims = check_dims("prod", pick("dim", dim, "axis", axis), x.ndim)
-    return ops.prod(x, axis=dims, keepdims=keep(keepdim, keepdims))
+    return _accumulated(ops.prod(x, axis=dims, keepdims=keep(keepdim, keepdims)), x, dtype)
 
 
 def amax(input: Any, dim: Any = (), keepdim: bool = False, *, axis: Any = None,
@@ -80,6 +97,9 @@ def _extremum(op: str, input: Any, dim: Any, keepdim: bool, axis: Any,
     x = as_tensor(input)
     dim = pick("dim", dim, "axis", axis)
     if isinstance(dim, Tensor):  # torch.max(a, b): the elementwise maximum
+        if keepdim or keepdims is not None:
+            raise TypeError(f"{op}: keepdim goes with a dim, not with a second tensor "
+                            f"(the elementwise {op}imum)")
         return (ops.maximum if op == "max" else ops.minimum)(x, dim)
     if dim is None:
         if keepdims or keepdim:
@@ -111,6 +131,8 @@ def _correction(op: str, unbiased: Any, correction: Any, ddof: Any) -> float:
     if unbiased is not None:
         return 1 if unbiased else 0
     if correction is not None:
+        if not isinstance(correction, (int, float)):
+            raise TypeError(f"{op}: correction must be a number, got {correction!r}")
         return correction
     return 1 if ddof is None else ddof
 
@@ -120,7 +142,8 @@ def _root(total: Tensor, p: float = 2.0) -> Tensor:
     std of equal values and the norm of zeros): the root only ever sees positive values."""
     positive = total > 0
     safe = ops.where(positive, total, 1.0)
-    return ops.where(positive, ops.sqrt(safe) if p == 2 else safe ** (1.0 / p), 0.0)
+    root = ops.sqrt(safe) if p == 2 else safe ** (1.0 / p)
+    return ops.where(positive, root, total * 0.0)  # 0 stays 0, NaN stays NaN
 
 
 def var(input: Any, dim: Any = None, unbiased: Any = None, keepdim: bool = False, *,
@@ -129,6 +152,9 @@ def var(input: Any, dim: Any = None, unbiased: Any = None, keepdim: bool = False
     """The variance; unbiased (``correction=1``) by default, as in PyTorch.
     ``ddof=`` is NumPy's name for ``correction=`` (NumPy's default, 0, is not ours)."""
     x = as_tensor(input)
+    if x.dtype.kind not in "fc":
+        raise TypeError(f"var: input dtype must be floating point, got {x.dtype}; convert "
+                        "with .float() first")
     dim = pick("dim", dim, "axis", axis)
     if isinstance(dim, bool):  # the legacy overload var(input, unbiased)
         dim, unbiased = None, dim
@@ -139,8 +165,9 @@ def var(input: Any, dim: Any = None, unbiased: Any = None, keepdim: bool = False
         if dims is None or i in dims:
             n *= s
     centred = x - ops.mean(x, axis=dims, keepdims=True)
-    denominator = n - c
-    total = ops.sum(centred * centred, axis=dims, keepdims=keep(keepdim, keepdims))
+    denominator = n - c if n else 0  # no elements: NaN, as PyTorch
+    squares = centred * centred if x.dtype.kind != "c" else ops.abs(centred) ** 2  # real
+    total = ops.sum(squares, axis=dims, keepdims=keep(keepdim, keepdims))
     return total / denominator if denominator > 0 else total * math.inf
 
 
@@ -169,7 +196,11 @@ def std_mean(input: Any, dim: Any = None, unbiased: Any = None, keepdim: bool = 
 def logsumexp(input: Any, dim: Any = None, keepdim: bool = False, *, axis: Any = None,
               keepdims: Optional[bool] = None) -> Tensor:
     x = as_tensor(input)
+    if x.dtype.kind not in "fc":  # PyTorch: integers are summed in the default float dtype
+        x = x.to(get_default_dtype())
     dims = check_dims("logsumexp", pick("dim", dim, "axis", axis), x.ndim)
+    if x.numel() == 0:  # nothing to sum: log(0) = -inf (NumPy's max of nothing fails)
+        return ops.log(ops.sum(ops.exp(x), axis=dims, keepdims=keep(keepdim, keepdims)))
     return ops.logsumexp(x, axis=dims, keepdims=keep(keepdim, keepdims))
 
 
@@ -177,6 +208,10 @@ def norm(input: Any, p: Any = "fro", dim: Any = None, keepdim: bool = False, *,
          dtype: Any = None, axis: Any = None, keepdims: Optional[bool] = None) -> Tensor:
     """The vector p-norm over ``dim`` (every element by default); 'fro' is the 2-norm."""
     x = _cast(as_tensor(input), dtype)
+    p = "fro" if p is None else p
+    if x.dtype.kind not in "fc":
+        raise TypeError(f"norm: input dtype must be floating point, got {x.dtype}; convert "
+                        "with .float() first")
     dims = check_dims("norm", pick("dim", dim, "axis", axis), x.ndim)
     kd = keep(keepdim, keepdims)
     if p in ("fro", 2, 2.0):
@@ -189,9 +224,10 @@ def norm(input: Any, p: Any = "fro", dim: Any = None, keepdim: bool = False, *,
         return ops.sum(ops.not_equal(x, 0).astype(x.dtype), axis=dims, keepdims=kd)
     if p in (1, 1.0):
         return ops.sum(ops.abs(x), axis=dims, keepdims=kd)
-    if isinstance(p, str):
+    if isinstance(p, str) or not isinstance(p, (int, float)):
         raise ValueError(f"norm: p={p!r} is not supported (use a number, inf or 'fro')")
-    return _root(ops.sum(ops.abs(x) ** p, axis=dims, keepdims=kd), p)
+    total = ops.sum(ops.abs(x) ** p, axis=dims, keepdims=kd)
+    return _root(total, p) if p > 0 else total ** (1.0 / p)  # p < 0: a zero sum gives inf
 
 
 def argmax(input: Any, dim: Any = None, keepdim: bool = False, *, axis: Any = None,
@@ -218,7 +254,10 @@ def argmin(input: Any, dim: Any = None, keepdim: bool = False, *, axis: Any = No
 def _logical_reduction(name: str, input: Any, dim: Any, keepdim: bool, axis: Any,
                        keepdims: Optional[bool]) -> Tensor:
     x = as_tensor(input)
-    dims = check_dims(name, pick("dim", dim, "axis", axis), x.ndim)
+    dim = pick("dim", dim, "axis", axis)
+    if isinstance(dim, (list, tuple)) and not dim:  # PyTorch: no dims, nothing reduced
+        return on_host("not_equal", x, 0)
+    dims = check_dims(name, dim, x.ndim)
     return on_host(name, x, axis=dims, keepdims=keep(keepdim, keepdims))
 
 
@@ -243,7 +282,9 @@ def _running(op: str, input: Any, dim: Any, dtype: Any, axis: Any) -> Tensor:
     dim = pick("dim", dim, "axis", axis)
     if dim is None:
         raise TypeError(f"{op}: missing the dim to accumulate along")
-    return getattr(ops, op)(x, axis=check_dim(op, dim, x.ndim))
+    d = check_dim(op, dim, x.ndim)
+    out = getattr(ops, op)(x, axis=d) if x.ndim else x + 0  # a 0-d tensor: itself
+    return _accumulated(out, x, dtype)
 
 
 def cumsum(input: Any, dim: Any = None, *, dtype: Any = None, axis: Any = None) -> Tensor:

@@ -3,6 +3,7 @@ differentiable: they are gathered at the sorted indices)."""
 from __future__ import annotations
 
 from collections import namedtuple
+from numbers import Number
 from typing import Any
 
 from .. import ops
@@ -53,13 +54,21 @@ def scatter(input: Any, dim: int, index: Any, src: Any = None, *, value: Any = N
         raise TypeError("scatter: give src (a tensor) or value (a number)")
     index = integer_index("scatter", index, x)
     _check_same_ndim("scatter", x, index)
+    _check_scalar_index("scatter", x, index)
     return ops.scatter(x, check_dim("scatter", dim, x.ndim), index, src)
+
+
+def _check_scalar_index(op: str, x: Tensor, index: Tensor) -> None:
+    """A 0-d tensor has one place to write to: index 0."""
+    if x.ndim == 0 and index.numel() and bool((index._data != 0).any()):
+        raise IndexError(f"{op}: a 0-d tensor takes only index 0, got {index.tolist()}")
 
 
 def scatter_add(input: Any, dim: int, index: Any, src: Any) -> Tensor:
     x = as_tensor(input)
     index = integer_index("scatter_add", index, x)
     _check_same_ndim("scatter_add", x, index)
+    _check_scalar_index("scatter_add", x, index)
     return ops.scatter_add(x, check_dim("scatter_add", dim, x.ndim), index, as_tensor(src, x))
 
 
@@ -78,7 +87,12 @@ def index_select(input: Any, dim: int, index: Any) -> Tensor:
     x = as_tensor(input)
     d = check_dim("index_select", dim, x.ndim)
     index = _vector_index("index_select", index, x)
-    return x[_along(d, ops.reshape(index, (-1,)))] if x.ndim else x
+    if x.ndim == 0:  # one element: the index must be the single 0 (as PyTorch)
+        if index.numel() != 1 or index.item() != 0:
+            raise IndexError(f"index_select: a 0-d tensor takes the one index 0, got "
+                             f"{index.tolist()}")
+        return x
+    return x[_along(d, ops.reshape(index, (-1,)))]
 
 
 def index_add(input: Any, dim: int, index: Any, source: Any, *, alpha: Any = 1) -> Tensor:
@@ -87,6 +101,9 @@ def index_add(input: Any, dim: int, index: Any, source: Any, *, alpha: Any = 1) 
     d = check_dim("index_add", dim, x.ndim)
     index = _vector_index("index_add", index, x)
     source = as_tensor(source, x)
+    if source.ndim != x.ndim:
+        raise ValueError(f"index_add: source has {source.ndim} dims but the input has {x.ndim} "
+                         f"(shapes {tuple(source.shape)} and {tuple(x.shape)})")
     if alpha != 1:
         source = source * alpha
     return x + ops.index_add(x.shape, _along(d, index), source)
@@ -105,6 +122,8 @@ def _mask_along(op: str, x: Tensor, dim: int, index: Any) -> Tensor:
 
 def index_fill(input: Any, dim: int, index: Any, value: Any) -> Tensor:
     x = as_tensor(input)
+    if not isinstance(value, (Number, Tensor)) or isinstance(value, Tensor) and value.ndim:
+        raise ValueError(f"index_fill: value must be a number or a 0-d tensor, got {value!r}")
     return ops.where(_mask_along("index_fill", x, dim, index), value, x)
 
 
@@ -116,19 +135,20 @@ def _bool_mask(op: str, mask: Any, like: Tensor) -> Tensor:
 
 
 def masked_fill(input: Any, mask: Any, value: Any) -> Tensor:
-    """``value`` where ``mask`` is true (the mask broadcasts to the input's shape)."""
+    """``value`` where ``mask`` is true (input and mask broadcast together; in place, the
+    result must keep the input's shape)."""
     x = as_tensor(input)
     mask = _bool_mask("masked_fill", mask, x)
     if isinstance(value, Tensor) and value.ndim:
         raise ValueError(f"masked_fill: value must be a number or a 0-d tensor, got shape "
                          f"{tuple(value.shape)}")
+    if not isinstance(value, (Number, Tensor)):
+        raise TypeError(f"masked_fill: value must be a number or a 0-d tensor, got {value!r}")
     try:
-        fits = x._backend.xp.broadcast_shapes(x.shape, mask.shape) == tuple(x.shape)
+        x._backend.xp.broadcast_shapes(x.shape, mask.shape)
     except ValueError:
-        fits = False
-    if not fits:
-        raise ValueError(f"masked_fill: the mask of shape {tuple(mask.shape)} does not "
-                         f"broadcast to the input's shape {tuple(x.shape)}")
+        raise ValueError(f"masked_fill: the mask of shape {tuple(mask.shape)} and the input of "
+                         f"shape {tuple(x.shape)} do not broadcast together") from None
     out = ops.where(mask, value, x)
     return out if out.dtype == x.dtype else out.to(x.dtype)
 
@@ -137,10 +157,15 @@ def masked_select(input: Any, mask: Any) -> Tensor:
     """The elements where ``mask`` is true, as a 1-d tensor (both broadcast first)."""
     x = as_tensor(input)
     mask = _bool_mask("masked_select", mask, x)
-    shape = tuple(x._backend.xp.broadcast_shapes(x.shape, mask.shape))
-    x = ops.broadcast_to(x, shape)
-    where_true = x._backend.xp.nonzero(x._backend.xp.broadcast_to(mask._data, shape))
-    return x[tuple(Tensor._wrap(i, x._backend) for i in where_true)]
+    xp = x._backend.xp
+    try:
+        shape = tuple(xp.broadcast_shapes(x.shape, mask.shape))
+    except ValueError:
+        raise ValueError(f"masked_select: the mask of shape {tuple(mask.shape)} and the input "
+                         f"of shape {tuple(x.shape)} do not broadcast together") from None
+    flat = ops.reshape(ops.broadcast_to(x, shape), (-1,))
+    where_true = xp.nonzero(xp.broadcast_to(mask._data, shape).reshape(-1))[0]
+    return flat[Tensor._wrap(where_true, x._backend)]
 
 
 def where(condition: Any, input: Any = None, other: Any = None) -> Any:
@@ -184,9 +209,9 @@ def sort(input: Any, dim: int = -1, descending: bool = False, stable: bool = Fal
     """(values, indices) sorted along ``dim``; the values carry the gradient back to the
     elements they came from."""
     x = as_tensor(input)
+    d = check_dim("sort", dim, x.ndim)
     if x.ndim == 0:
         return SortResult(x, Tensor._wrap(x._backend.xp.zeros((), dtype="int64"), x._backend))
-    d = check_dim("sort", dim, x.ndim)
     indices = _sorted_indices(x, d, descending)
     return SortResult(ops.take_along_axis(x, indices, axis=d), indices)
 
@@ -194,10 +219,10 @@ def sort(input: Any, dim: int = -1, descending: bool = False, stable: bool = Fal
 def argsort(input: Any, dim: int = -1, descending: bool = False, stable: bool = False, *,
             axis: Any = None) -> Tensor:
     x = as_tensor(input)
-    dim = dim if axis is None else axis
+    d = check_dim("argsort", dim if axis is None else axis, x.ndim)
     if x.ndim == 0:
         return Tensor._wrap(x._backend.xp.zeros((), dtype="int64"), x._backend)
-    return _sorted_indices(x, check_dim("argsort", dim, x.ndim), descending)
+    return _sorted_indices(x, d, descending)
 
 
 def topk(input: Any, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) -> Any:
@@ -208,6 +233,8 @@ def topk(input: Any, k: int, dim: int = -1, largest: bool = True, sorted: bool =
     n = x.shape[d] if x.ndim else 1
     if not 0 <= k <= n:
         raise ValueError(f"topk: k={k} is out of range for dim {dim} of size {n}")
+    if x.ndim == 0:  # the one element, whatever k (as PyTorch)
+        return TopkResult(*sort(x))
     values, indices = sort(x, d, descending=largest)
     window = (slice(None),) * d + (slice(0, k),)
     return TopkResult(values[window], indices[window])
@@ -221,6 +248,8 @@ def kthvalue(input: Any, k: int, dim: int = -1, keepdim: bool = False) -> Any:
     n = x.shape[d] if x.ndim else 1
     if not 1 <= k <= n:
         raise ValueError(f"kthvalue: k={k} is out of range for dim {dim} of size {n}")
+    if x.ndim == 0:
+        return KthvalueResult(*sort(x))
     values, indices = sort(x, d)
     window = (slice(None),) * d + (slice(k - 1, k) if keepdim else k - 1,)
     return KthvalueResult(values[window], indices[window])

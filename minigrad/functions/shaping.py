@@ -6,12 +6,17 @@ from typing import Any, Optional, Sequence
 
 from .. import ops
 from ..tensor import Tensor
-from .arguments import as_int, check_dim, check_dims, pick, shape_args, sizes_or_keyword
+from .arguments import (as_int, check_cut_dim, check_dim, check_dims, pick, shape_args,
+                        sizes_or_keyword)
 from .common import as_tensor, integer_index
 
 
 def reshape(input: Any, *sizes: Any, shape: Any = None) -> Tensor:
-    return ops.reshape(as_tensor(input), sizes_or_keyword("reshape", sizes, "shape", shape))
+    """The same elements in ``sizes`` (one of them may be -1: whatever is left)."""
+    target = sizes_or_keyword("reshape", sizes, "shape", shape)
+    if any(s < -1 for s in target):
+        raise ValueError(f"reshape: invalid size {min(target)} in shape {target}")
+    return ops.reshape(as_tensor(input), target)
 
 
 def transpose(input: Any, dim0: int, dim1: int) -> Tensor:
@@ -50,9 +55,9 @@ def t(input: Any) -> Tensor:
 
 def flatten(input: Any, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     x = as_tensor(input)
+    start, end = check_dim("flatten", start_dim, x.ndim), check_dim("flatten", end_dim, x.ndim)
     if x.ndim == 0:
         return ops.reshape(x, (1,))
-    start, end = check_dim("flatten", start_dim, x.ndim), check_dim("flatten", end_dim, x.ndim)
     if start > end:
         raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
     return ops.flatten(x, start, end)
@@ -60,15 +65,19 @@ def flatten(input: Any, start_dim: int = 0, end_dim: int = -1) -> Tensor:
 
 def unflatten(input: Any, dim: int, sizes: Sequence[int]) -> Tensor:
     x = as_tensor(input)
-    d = check_dim("unflatten", dim, x.ndim)
+    d = check_cut_dim("unflatten", dim, x.ndim)
     sizes = shape_args("unflatten", (sizes,))
+    if not sizes:
+        raise ValueError("unflatten: sizes must be non-empty")
     known = 1
     for s in sizes:
         known *= s if s != -1 else 1
     if sizes.count(-1) > 1 or (-1 not in sizes and known != x.shape[d]) or \
-            (-1 in sizes and (known == 0 or x.shape[d] % known)):
+            (-1 in sizes and (known == 0 or x.shape[d] % known)) or \
+            any(s < -1 for s in sizes):
         raise ValueError(f"unflatten: sizes {sizes} do not multiply to {x.shape[d]}, the "
                          f"size of dim {dim} (shape {tuple(x.shape)})")
+    sizes = tuple(x.shape[d] // known if s == -1 else s for s in sizes)  # -1: the rest
     return ops.reshape(x, tuple(x.shape[:d]) + sizes + tuple(x.shape[d + 1:]))
 
 
@@ -98,6 +107,8 @@ def movedim(input: Any, source: Any, destination: Any) -> Tensor:
                          "different numbers of dims")
     src = [check_dim("movedim", d, x.ndim) for d in src]
     dst = [check_dim("movedim", d, x.ndim) for d in dst]
+    if x.ndim == 0:  # dim 0 of a 0-d tensor: nothing moves
+        return x
     if len(set(src)) != len(src) or len(set(dst)) != len(dst):
         raise ValueError("movedim: a dim repeats in source or destination")
     order = [None] * x.ndim
@@ -113,7 +124,7 @@ moveaxis = movedim
 
 def narrow(input: Any, dim: int, start: int, length: int) -> Tensor:
     x = as_tensor(input)
-    d = check_dim("narrow", dim, x.ndim)
+    d = check_cut_dim("narrow", dim, x.ndim)
     n = x.shape[d]
     start = as_int(start, "narrow: start")
     start = start + n if start < 0 else start
@@ -126,7 +137,7 @@ def narrow(input: Any, dim: int, start: int, length: int) -> Tensor:
 
 def select(input: Any, dim: int, index: int) -> Tensor:
     x = as_tensor(input)
-    d = check_dim("select", dim, x.ndim)
+    d = check_cut_dim("select", dim, x.ndim)
     i = as_int(index, "select: index")
     if not -x.shape[d] <= i < x.shape[d]:
         raise IndexError(f"select: index {i} is out of range for dim {dim} of size {x.shape[d]}")
@@ -147,7 +158,7 @@ def split(tensor: Any, split_size_or_sections: Any, dim: int = 0, *,
     """Pieces of ``split_size_or_sections`` elements along ``dim`` (the last may be
     smaller), or pieces of the listed sizes, which must add up to the dim's size."""
     x = as_tensor(tensor)
-    d = check_dim("split", pick("dim", dim, "axis", axis, 0), x.ndim)
+    d = check_cut_dim("split", pick("dim", dim, "axis", axis, 0), x.ndim)
     n = x.shape[d]
     if isinstance(split_size_or_sections, (list, tuple)):
         sizes = [as_int(s, "split: size") for s in split_size_or_sections]
@@ -156,6 +167,8 @@ def split(tensor: Any, split_size_or_sections: Any, dim: int = 0, *,
                              f"(shape {tuple(x.shape)})")
         return _pieces(x, d, sizes)
     size = as_int(split_size_or_sections, "split: split_size")
+    if size == 0 and n == 0:  # an empty dim splits into one empty piece
+        return (x,)
     if size <= 0:
         raise ValueError(f"split: split_size must be positive, got {size}")
     return _pieces(x, d, [min(size, n - start) for start in range(0, max(n, 1), size)])
@@ -164,18 +177,19 @@ def split(tensor: Any, split_size_or_sections: Any, dim: int = 0, *,
 def tensor_split(input: Any, indices_or_sections: Any, dim: int = 0) -> tuple:
     """NumPy's ``array_split``: a number of near-equal sections, or the indices to cut at."""
     x = as_tensor(input)
-    d = check_dim("tensor_split", dim, x.ndim)
+    d = check_cut_dim("tensor_split", dim, x.ndim)
     n = x.shape[d]
-    if isinstance(indices_or_sections, (list, tuple)):
-        cuts = [0] + [min(max(as_int(i, "tensor_split: index"), 0), n)
-                      for i in indices_or_sections] + [n]
-        sizes = [max(b - a, 0) for a, b in zip(cuts[:-1], cuts[1:])]
-    else:
-        k = as_int(indices_or_sections, "tensor_split: sections")
-        if k <= 0:
-            raise ValueError(f"tensor_split: the number of sections must be positive, got {k}")
-        sizes = [n // k + (1 if i < n % k else 0) for i in range(k)]
-    return _pieces(x, d, sizes)
+    if isinstance(indices_or_sections, (list, tuple)):  # cut as Python slices would
+        cuts = [0] + [as_int(i, "tensor_split: index") for i in indices_or_sections] + [None]
+        before = (slice(None),) * d
+        return tuple(x[before + (slice(a, b),)] for a, b in zip(cuts[:-1], cuts[1:]))
+    k = as_int(indices_or_sections, "tensor_split: sections")
+    if k <= 0:
+        raise ValueError(f"tensor_split: the number of sections must be positive, got {k}")
+    if k > max(n, 2 ** 16):
+        raise ValueError(f"tensor_split: {k} sections for a dim of size {n} is too many "
+                         f"(all but {n} would be empty)")
+    return _pieces(x, d, [n // k + (1 if i < n % k else 0) for i in range(k)])
 
 
 def chunk(input: Any, chunks: int, dim: int = 0) -> tuple:
@@ -184,20 +198,28 @@ def chunk(input: Any, chunks: int, dim: int = 0) -> tuple:
     k = as_int(chunks, "chunk: chunks")
     if k <= 0:
         raise ValueError(f"chunk: chunks must be positive, got {k}")
-    d = check_dim("chunk", dim, x.ndim)
+    d = check_cut_dim("chunk", dim, x.ndim)
+    if x.shape[d] == 0:  # PyTorch: as many empty pieces as asked for
+        return (x,) * k
     return split(x, max(-(-x.shape[d] // k), 1), d)
 
 
 def unbind(input: Any, dim: int = 0) -> tuple:
     x = as_tensor(input)
-    d = check_dim("unbind", dim, x.ndim)
+    d = check_cut_dim("unbind", dim, x.ndim)
     return tuple(x[(slice(None),) * d + (i,)] for i in range(x.shape[d]))
 
 
+def _sequence(op: str, tensors: Any) -> list:
+    """The tensors of a list or tuple (one Tensor, or anything else, is refused)."""
+    if not isinstance(tensors, (list, tuple)):
+        what = "one Tensor" if isinstance(tensors, Tensor) else type(tensors).__name__
+        raise TypeError(f"{op} expects a sequence of tensors, got {what}")
+    return [as_tensor(x) for x in tensors]
+
+
 def cat(tensors: Sequence[Any], dim: int = 0, *, axis: Any = None) -> Tensor:
-    if isinstance(tensors, Tensor):
-        raise TypeError("cat expects a sequence of tensors, got one Tensor")
-    xs = [as_tensor(x) for x in tensors]
+    xs = _sequence("cat", tensors)
     if not xs:
         raise ValueError("cat expects a non-empty sequence of tensors")
     d = check_dim("cat", pick("dim", dim, "axis", axis, 0), xs[0].ndim)
@@ -208,9 +230,7 @@ concatenate = concat = cat
 
 
 def stack(tensors: Sequence[Any], dim: int = 0, *, axis: Any = None) -> Tensor:
-    if isinstance(tensors, Tensor):
-        raise TypeError("stack expects a sequence of tensors, got one Tensor")
-    xs = [as_tensor(x) for x in tensors]
+    xs = _sequence("stack", tensors)
     if not xs:
         raise ValueError("stack expects a non-empty sequence of tensors")
     d = check_dim("stack", pick("dim", dim, "axis", axis, 0), xs[0].ndim, extra=1)
@@ -218,12 +238,15 @@ def stack(tensors: Sequence[Any], dim: int = 0, *, axis: Any = None) -> Tensor:
 
 
 def hstack(tensors: Sequence[Any]) -> Tensor:
-    xs = [as_tensor(x) for x in tensors]
+    """Side by side: along dim 1, or dim 0 for 1-d (and 0-d) tensors."""
+    xs = [x if x.ndim else ops.reshape(x, (1,)) for x in _sequence("hstack", tensors)]
     return cat(xs, 0 if xs and xs[0].ndim == 1 else 1)
 
 
 def vstack(tensors: Sequence[Any]) -> Tensor:
-    return cat([x if x.ndim > 1 else ops.reshape(x, (1, -1)) for x in map(as_tensor, tensors)], 0)
+    """One under the other: 0-d and 1-d tensors become rows first."""
+    return cat([x if x.ndim > 1 else ops.reshape(x, (1, -1))
+                for x in _sequence("vstack", tensors)], 0)
 
 
 def expand(input: Any, *sizes: Any, size: Any = None) -> Tensor:
@@ -250,7 +273,9 @@ def expand(input: Any, *sizes: Any, size: Any = None) -> Tensor:
 
 
 def broadcast_to(input: Any, size: Any) -> Tensor:
-    return ops.broadcast_to(as_tensor(input), shape_args("broadcast_to", (size,)))
+    """PyTorch's broadcast_to is expand: -1 keeps a dim's size."""
+    size = shape_args("broadcast_to", (size,))
+    return expand(input, size) if -1 in size else ops.broadcast_to(as_tensor(input), size)
 
 
 def repeat(input: Any, *sizes: Any) -> Tensor:
@@ -274,9 +299,17 @@ def repeat_interleave(input: Any, repeats: Any, dim: Optional[int] = None, *,
     if dim is None:
         x, d = ops.reshape(x, (-1,)), 0
     else:
-        d = check_dim("repeat_interleave", dim, x.ndim)
+        d = check_cut_dim("repeat_interleave", dim, x.ndim)
     xp = x._backend.xp
-    counts = repeats._data if isinstance(repeats, Tensor) else repeats
+    if isinstance(repeats, Tensor):
+        if repeats.dtype.kind not in "iu":
+            raise TypeError(f"repeat_interleave: repeats must be integers, got dtype "
+                            f"{repeats.dtype}")
+        counts = repeats._data.reshape(()) if repeats.numel() == 1 else repeats._data
+    else:
+        counts = as_int(repeats, "repeat_interleave: repeats")
+    if bool(xp.any(xp.asarray(counts) < 0)):
+        raise ValueError(f"repeat_interleave: repeats must be non-negative, got {repeats!r}")
     n = x.shape[d]
     if not isinstance(counts, int) and getattr(counts, "ndim", 0) and counts.shape[0] != n:
         raise ValueError(f"repeat_interleave: {counts.shape[0]} repeat counts for dim {d} "
@@ -287,26 +320,36 @@ def repeat_interleave(input: Any, repeats: Any, dim: Optional[int] = None, *,
 
 def flip(input: Any, *order: Any, dims: Any = None) -> Tensor:
     x = as_tensor(input)
+    if not order and dims is None:
+        raise TypeError("flip: name the dims to flip, as flip(x, 0) or flip(x, dims=(0, 1))")
     axes = check_dims("flip", sizes_or_keyword("flip", order, "dims", dims), x.ndim)
-    if axes is None:
-        raise ValueError("flip: name the dims to flip")
-    return ops.flip(x, axes)
+    return x if axes is None else ops.flip(x, axes)  # no dims (or a 0-d tensor): as it is
 
 
 def fliplr(input: Any) -> Tensor:
-    return flip(input, 1)
+    x = as_tensor(input)
+    if x.ndim < 2:
+        raise ValueError(f"fliplr: needs a tensor of at least 2 dims, got shape {tuple(x.shape)}")
+    return flip(x, 1)
 
 
 def flipud(input: Any) -> Tensor:
-    return flip(input, 0)
+    x = as_tensor(input)
+    if x.ndim < 1:
+        raise ValueError("flipud: needs a tensor of at least 1 dim, got a 0-d tensor")
+    return flip(x, 0)
 
 
 def roll(input: Any, shifts: Any, dims: Any = None) -> Tensor:
     x = as_tensor(input)
-    if dims is None:
-        return ops.roll(x, shifts)
+    if dims is None or isinstance(dims, (list, tuple)) and not dims:  # the flattened tensor
+        if isinstance(shifts, (list, tuple)):
+            if len(shifts) != 1:
+                raise ValueError(f"roll: {len(shifts)} shifts need as many dims, got none")
+            shifts = shifts[0]
+        return ops.roll(x, as_int(shifts, "roll: shifts"))
     many = isinstance(dims, (list, tuple))
-    axes = tuple(check_dim("roll", d, x.ndim) for d in (dims if many else (dims,)))
+    axes = tuple(check_cut_dim("roll", d, x.ndim) for d in (dims if many else (dims,)))
     shifts = tuple(shifts) if isinstance(shifts, (list, tuple)) else (shifts,)
     if len(shifts) != len(axes):
         raise ValueError(f"roll: {len(shifts)} shifts for {len(axes)} dims")
@@ -332,7 +375,8 @@ def diagonal(input: Any, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Tenso
     a, b = check_dim("diagonal", dim1, x.ndim), check_dim("diagonal", dim2, x.ndim)
     if a == b:
         raise ValueError(f"diagonal: dim1 and dim2 must differ, both are {a}")
-    return ops.diagonal(x, as_int(offset, "diagonal: offset"), a, b)
+    k = as_int(offset, "diagonal: offset")
+    return ops.diagonal(x, max(min(k, x.shape[b]), -x.shape[a]), a, b)
 
 
 def diag(input: Any, diagonal: int = 0) -> Tensor:
@@ -340,8 +384,8 @@ def diag(input: Any, diagonal: int = 0) -> Tensor:
     -> that diagonal (PyTorch's two meanings of ``diag``)."""
     x = as_tensor(input)
     k = as_int(diagonal, "diag: diagonal")
-    if x.ndim == 2:
-        return ops.diagonal(x, k, 0, 1)
+    if x.ndim == 2:  # an offset past the corner is an empty diagonal
+        return ops.diagonal(x, max(min(k, x.shape[1]), -x.shape[0]), 0, 1)
     if x.ndim != 1:
         raise ValueError(f"diag: expects a 1-d or 2-d tensor, got shape {tuple(x.shape)}")
     n = x.shape[0] + abs(k)
@@ -351,15 +395,22 @@ def diag(input: Any, diagonal: int = 0) -> Tensor:
     return ops.index_add((n, n), (rows, cols), x)
 
 
+def _shape_of(op: str, other: Any) -> tuple:
+    if not isinstance(other, Tensor):
+        raise TypeError(f"{op}: other must be a Tensor, got {type(other).__name__}")
+    return tuple(other.shape)
+
+
 def view_as(input: Any, other: Any) -> Tensor:
-    return reshape(input, tuple(other.shape))
+    return reshape(input, _shape_of("view_as", other))
 
 
-reshape_as = view_as
+def reshape_as(input: Any, other: Any) -> Tensor:
+    return reshape(input, _shape_of("reshape_as", other))
 
 
 def expand_as(input: Any, other: Any) -> Tensor:
-    return expand(input, tuple(other.shape))
+    return expand(input, _shape_of("expand_as", other))
 
 
 def contiguous(input: Any, memory_format: Any = None) -> Tensor:
@@ -372,7 +423,7 @@ def take_along_dim(input: Any, indices: Any, dim: Optional[int] = None) -> Tenso
     index = integer_index("take_along_dim", indices, x)
     if dim is None:
         return ops.take_along_axis(ops.reshape(x, (-1,)), ops.reshape(index, (-1,)), axis=0)
-    d = check_dim("take_along_dim", dim, x.ndim)
+    d = check_cut_dim("take_along_dim", dim, x.ndim)
     if index.ndim != x.ndim:
         raise ValueError(f"take_along_dim: indices have {index.ndim} dims but the input has "
                          f"{x.ndim}; they must match")

@@ -12,7 +12,7 @@ import math
 import string
 from typing import Any, Optional
 
-from ..primitive import variadic_primitive
+from ..primitive import as_input, variadic_primitive
 from .shape import broadcast_to
 from .structure import diagonal
 
@@ -84,6 +84,9 @@ def einsum(subscripts: str, *operands: Any, optimize: Optional[bool] = None) -> 
         operands = tuple(operands[0])  # PyTorch also takes the operands as one list
     if not operands:
         raise ValueError("einsum needs at least one operand")
+    if not isinstance(subscripts, str):
+        raise TypeError(f"einsum: the equation must be a string, got {subscripts!r}")
+    operands = tuple(as_input("einsum", o, "an operand") for o in operands)
     spec = subscripts.replace(" ", "")
     if spec.count("->") > 1:
         raise ValueError(f"einsum: {subscripts!r} has more than one '->'")

@@ -4,6 +4,7 @@ Read each declaration as ``name: forward; d/d(input 0); d/d(input 1)`` where
 ``g`` is the incoming gradient and ``y`` the forward's result.
 """
 import math
+from numbers import Number
 
 from ..primitive import primitive
 
@@ -132,9 +133,16 @@ copy = primitive(
 
 
 def clip(x, min=None, max=None):
-    """Limit values to [min, max]; the gradient passes where the input was inside."""
+    """Limit values to [min, max]; the gradient passes where the input was inside.
+    Tensor or array bounds are elementwise (PyTorch's clamp), never kernel scalars."""
     if min is None and max is None:
         raise ValueError("clip needs at least one of min and max")
+    if any(hasattr(b, "shape") and not isinstance(b, Number) for b in (min, max)):
+        from ..functions.pointwise import clamp
+        from ..tensor import Tensor, tensor
+        device = x.device if isinstance(x, Tensor) else None
+        return clamp(x, *(b if b is None or isinstance(b, Tensor) else tensor(b, device=device)
+                          for b in (min, max)))
     return _clip(x, lo=min, hi=max)
 
 

@@ -9,7 +9,7 @@ import operator
 from typing import Any, Union
 
 from ..backends import current_backend
-from ..primitive import primitive
+from ..primitive import as_input, primitive
 from .shape import broadcast_to, reshape
 
 
@@ -54,9 +54,13 @@ def _backend(*values: Any) -> Any:
 
 def _indices(name: str, indices: Any, backend: Any) -> Any:
     """An integer index array on ``backend``, from a Tensor, an array or a list."""
+    source = getattr(indices, "_backend", None)
+    if source is not None and source is not backend:
+        raise RuntimeError(f"{name}: indices are on {source.device}, the input on "
+                           f"{backend.device}; move one of them with .to()")
     array = getattr(indices, "_data", indices)
     if not backend.is_array(array):
-        array = backend.asarray(array)
+        array = backend.asarray(backend.operand(array))
     if array.dtype.kind not in "iu":
         raise TypeError(f"{name}: indices must be integers, got dtype {array.dtype}")
     return array
@@ -77,6 +81,7 @@ def take_along_axis(x: Any, indices: Any, axis: int) -> Any:
     """out[..., i, ...] = x[..., indices[..., i, ...], ...] along ``axis`` (NumPy's
     take_along_axis: the other axes broadcast). The gradient adds into ``x`` at the
     taken positions; repeated indices accumulate."""
+    x = as_input("take_along_axis", x)
     idx = _indices("take_along_axis", indices, _backend(x))
     if idx.ndim != x.ndim:
         raise ValueError(f"take_along_axis: indices of shape {tuple(idx.shape)} need as many "
@@ -90,7 +95,7 @@ def take_along_axis(x: Any, indices: Any, axis: int) -> Any:
             raise ValueError(f"take_along_axis: indices of shape {tuple(idx.shape)} do not "
                              f"broadcast with the tensor of shape {tuple(x.shape)} in axis {d} "
                              f"(gathering along axis {axis})")
-        common.append(max(n, m))
+        common.append(m if n == 1 else n)  # broadcasting: a size 1 takes the other (even 0)
     x_shape = tuple(x.shape[d] if d == axis else n for d, n in enumerate(common))
     idx_shape = tuple(idx.shape[d] if d == axis else n for d, n in enumerate(common))
     if idx.shape != idx_shape:
@@ -102,7 +107,12 @@ def add_along_axis(shape: Any, indices: Any, values: Any, axis: int) -> Any:
     """zeros(shape) with values[i] added where indices[i] points along ``axis`` (repeated
     indices accumulate): the adjoint of take_along_axis, PyTorch's scatter_add onto zeros.
     ``indices`` has ``values``' shape; both may be smaller than ``shape``."""
-    shape = tuple(int(n) for n in shape)
+    values = as_input("add_along_axis", values, "values")
+    try:
+        shape = tuple(operator.index(n) for n in shape)
+    except TypeError:
+        raise TypeError(f"add_along_axis: shape must be a sequence of ints, got {shape!r}") \
+            from None
     idx = _indices("add_along_axis", indices, _backend(values))
     axis = _axis("add_along_axis", axis, len(shape))
     _check_scatter("add_along_axis", shape, axis, idx, tuple(values.shape))

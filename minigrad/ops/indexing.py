@@ -1,7 +1,7 @@
 """Indexing and its adjoint, the scatter-add (repeated indices accumulate)."""
 from typing import Any
 
-from ..primitive import primitive
+from ..primitive import as_input, primitive, renamed
 
 
 def as_index(index: Any) -> Any:
@@ -52,11 +52,18 @@ def index_put(x: Any, index: Any, value: Any) -> Any:
     from ..tensor import Tensor, tensor
     from .elementwise import where
     from .shape import broadcast_to
+    x = as_input("index_put", x)
     backend = x._backend
     written = backend.xp.zeros(x.shape, dtype=bool)
-    written[index] = True
-    if not isinstance(value, Tensor):
-        value = tensor(value, dtype=x.dtype, device=backend)
-    target = written[index].shape
-    placed = index_add(x.shape, index, broadcast_to(value, target))
-    return where(Tensor._wrap(written, backend), placed, x)
+    try:
+        written[index] = True
+    except (IndexError, TypeError, ValueError) as exc:  # an index that does not fit x
+        raise renamed("index_put", exc, f" (tensor of shape {tuple(x.shape)})") from exc
+    try:
+        if not isinstance(value, Tensor):
+            value = tensor(value, dtype=x.dtype, device=backend)
+        target = written[index].shape
+        placed = index_add(x.shape, index, broadcast_to(value, target))
+        return where(Tensor._wrap(written, backend), placed, x)
+    except (IndexError, TypeError, ValueError, RuntimeError) as exc:  # a value that does not fit
+        raise renamed("index_put", exc, f" (tensor of shape {tuple(x.shape)})") from exc

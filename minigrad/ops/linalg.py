@@ -1,6 +1,8 @@
 """Matrix products (NumPy's matmul: 1-d, 2-d and broadcast batches)."""
+from numbers import Number
 from typing import Any
 
+from ..backends.threads import tick
 from ..primitive import primitive
 
 
@@ -40,6 +42,10 @@ _matmul.promotes = (0, 1)
 
 def matmul(a: Any, b: Any) -> Any:
     """Matrix product; shape mismatches name both shapes."""
+    for operand in (a, b):
+        if not hasattr(operand, "shape") and not isinstance(operand, Number):
+            raise TypeError(f"matmul: expected tensors as operands, got "
+                            f"{type(operand).__name__} {operand!r}")
     a_shape, b_shape = tuple(getattr(a, "shape", ())), tuple(getattr(b, "shape", ()))
     if not a_shape or not b_shape:
         raise ValueError(f"matmul: both operands need at least one dimension, got shapes "
@@ -49,6 +55,7 @@ def matmul(a: Any, b: Any) -> Any:
     if k_a != k_b:
         raise ValueError(f"matmul: shapes {a_shape} and {b_shape} are not aligned "
                          f"({k_a} != {k_b})")
+    tick()  # BLAS threads follow the machine's load (backends/threads.py)
     return _matmul(a, b)
 
 
@@ -85,4 +92,5 @@ def addmm(input: Any, mat1: Any, mat2: Any) -> Any:
     if len(a_shape) != 2 or len(b_shape) != 2 or a_shape[1] != b_shape[0]:
         raise ValueError(f"addmm: needs matrices (m, k) and (k, n), got shapes {a_shape} and "
                          f"{b_shape}")
+    tick()
     return _addmm(input, mat1, mat2)

@@ -2,14 +2,16 @@
 
 They return plain tensors and are never recorded, so they are not primitives.
 """
+from numbers import Number
 from typing import Any, Callable
 
 from ..backends import current_backend
+from ..primitive import renamed
 
 
 def _unrecorded(name: str) -> Callable[..., Any]:
     def apply(*inputs: Any, **params: Any) -> Any:
-        from ..tensor import Tensor
+        from ..tensor import Tensor, tensor
         backend = None
         args = []
         for value in inputs:
@@ -22,10 +24,19 @@ def _unrecorded(name: str) -> Callable[..., Any]:
                         f"two devices, {backend.device} and {value._backend.device}! "
                         f"(when checking arguments for {name})")
                 args.append(value._data)
-            else:
+            elif isinstance(value, (Number, list, tuple)) or hasattr(value, "dtype"):
                 args.append(value)
-        backend = backend or current_backend()
-        return Tensor._wrap(getattr(backend, name)(*args, **params), backend)
+            else:
+                raise TypeError(f"{name}: expected tensors or numbers as inputs, got "
+                                f"{type(value).__name__} {value!r}")
+        if backend is None:  # numbers only: as tensors, in mg.tensor's dtypes
+            backend = current_backend()
+            args = [tensor(a)._data for a in args]
+        args = [backend.operand(a) for a in args]  # host arrays: to the tensors' device
+        try:
+            return Tensor._wrap(getattr(backend, name)(*args, **params), backend)
+        except (ValueError, TypeError, IndexError, OverflowError) as exc:
+            raise renamed(name, exc) from exc
 
     apply.__name__ = name
     apply.__doc__ = f"NumPy's ``{name}`` on tensors (no gradient)."

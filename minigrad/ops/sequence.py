@@ -26,6 +26,7 @@ from __future__ import annotations
 from functools import partial
 from typing import Any, Callable, NamedTuple, Optional
 
+from ..backends.threads import tick
 from ..primitive import joint_primitive
 
 # -- one step of each kind, in place on arrays (the forward) --------------------------
@@ -291,6 +292,7 @@ def _forward(kind: _Kind, xp: Any, x: Any, w_ih: Any, w_hh: Any, b_ih: Any, b_hh
     w_hh_t = w_hh.T.copy()  # BLAS is up to twice as fast on small products with it contiguous
     with xp._overflow_is_fine():
         for t in _order(steps, r):
+            tick()  # BLAS threads follow the machine's load (backends/threads.py)
             prev, new = states[:, t + r], states[:, t + 1 - r]
             xp.matmul(prev[0], w_hh_t, out=hw)
             if step_bias is not None:
@@ -313,6 +315,7 @@ def _bptt_in_place(kind: _Kind, xp: Any, g: Any, out: Any, w_hh: Any, mask: Any,
     dgh = dgx if kind.fold_bias else xp.empty(dgx.shape, dtype=out.dtype)
     d = [g[k, steps * (1 - r)] for k in range(kind.states)]  # reaching the last states
     for t in reversed(_order(steps, r)):
+        tick()
         prev, new = t + r, t + 1 - r
         direct = kind.back(xp, d, None if acts is None else acts[t],
                            None if side is None else side[t], out[:, prev], out[:, new],

@@ -1,7 +1,8 @@
 """Primitives that move elements around without changing them."""
+import operator
 from typing import Any, Sequence
 
-from ..primitive import primitive, variadic_primitive
+from ..primitive import as_input, primitive, variadic_primitive
 from ..promotion import ALL
 from .reduction import normalize_axis
 
@@ -108,7 +109,11 @@ def broadcast_to(x: Any, shape: Any) -> Any:
 
 def expand_dims(x: Any, axis: Any) -> Any:
     """Insert size-1 axes (a reshape, so its gradient is a reshape back)."""
-    axes = (axis,) if isinstance(axis, int) else tuple(axis)
+    x = as_input("expand_dims", x)
+    axes = (axis,) if isinstance(axis, int) else tuple(axis) \
+        if isinstance(axis, (list, tuple)) and all(isinstance(a, int) for a in axis) else None
+    if axes is None:
+        raise TypeError(f"expand_dims: axis must be an int or a tuple of ints, got {axis!r}")
     ndim = x.ndim + len(axes)
     axes = sorted(a % ndim for a in axes)
     shape = list(x.shape)
@@ -189,13 +194,20 @@ def split(x: Any, indices_or_sections: Any, axis: int = 0) -> list:
 
 def pad(x: Any, pad_width: Any, constant_values: float = 0) -> Any:
     """Pad with a constant, NumPy-style: ``pad_width`` is an int, a pair, or a pair per axis."""
+    x = as_input("pad", x)
     if isinstance(pad_width, int):
         widths = ((pad_width, pad_width),) * x.ndim
     else:
-        widths = tuple(pad_width)
-        if len(widths) == 2 and all(isinstance(w, int) for w in widths):
-            widths = (tuple(widths),) * x.ndim
-        widths = tuple((int(a), int(b)) for a, b in widths)
+        try:
+            widths = tuple(pad_width)
+            if len(widths) == 2 and all(isinstance(w, int) for w in widths):
+                widths = (tuple(widths),) * x.ndim
+            widths = tuple((operator.index(a), operator.index(b)) for a, b in widths)
+        except (TypeError, ValueError):
+            raise TypeError(f"pad: pad_width must be an int, a (before, after) pair or one "
+                            f"pair per axis, got {pad_width!r}") from None
+    if any(w < 0 for pair in widths for w in pair):
+        raise ValueError(f"pad: pad widths must be non-negative, got {pad_width!r}")
     if len(widths) != x.ndim:
         raise ValueError(f"pad: got {len(widths)} (before, after) pairs for a tensor of "
                          f"shape {tuple(x.shape)}")

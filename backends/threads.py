@@ -1,0 +1,208 @@
+"""BLAS threads that step aside when other processes want the cores.
+
+A multi-threaded BLAS (OpenBLAS, MKL) splits each matrix product across its
+threads, which wait for one another by spinning. On a machine whose cores other
+processes also want (a laptop with a browser, a shared box) one of those
+threads is often not running, and the others spin until the scheduler brings it
+back: measured on 2 cores with two busy competitors, a training step of the main
+job went from 0.21 s to 7.5 s with two BLAS threads, but only to 0.39 s with one.
+Giving the small per-step products one thread is not enough: the big ones
+collapse the same way.
+
+So the engine calls :func:`tick` around its BLAS work. At most every
+``WINDOW`` seconds it reads how long the calling thread waited for a core
+(Linux's ``/proc/thread-self/schedstat``). Where n + m runnable tasks share
+``cores`` cores fairly, a task waits 1 - cores / (n + m) of the time, so the
+wait tells how many competitors (m) there are and how many threads fit beside
+them. When nothing waits, the policy probes the full thread count again, after a
+back-off that doubles while probes keep failing. Between looks :func:`tick` costs
+one clock read and one comparison: no system calls on the hot path.
+
+The user's choice wins: ``MINIGRAD_THREADS=N`` pins the BLAS to N threads; a
+thread count set through ``OPENBLAS_NUM_THREADS``, ``OMP_NUM_THREADS``,
+``MKL_NUM_THREADS`` or ``BLIS_NUM_THREADS``, or changed at run time (say with
+``threadpoolctl.threadpool_limits``), turns the policy off. It needs Linux and
+``threadpoolctl`` (the ``examples`` extra); without them nothing changes.
+"""
+from __future__ import annotations
+
+import os
+import threading
+import time
+from typing import Callable, Mapping, Optional
+
+WINDOW = 0.25           # seconds between looks at the load
+OVERSUBSCRIBED = 0.1    # waiting for a core this fraction of the runnable time
+BUSY = 0.25             # a look needs the thread runnable this fraction of the window
+FIRST_BACKOFF = 2.0     # seconds before probing the full thread count again ...
+MAX_BACKOFF = 64.0      # ... doubling after each failed probe up to this
+BLAS_VARIABLES = ("OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS", "OMP_NUM_THREADS",
+                  "MKL_NUM_THREADS", "BLIS_NUM_THREADS")
+
+Reading = Callable[[], tuple]   # -> (ns running, ns runnable but waiting) of this thread
+
+
+def configured(environ: Mapping[str, str]) -> object:
+    """What the environment asks for: "auto", a pinned thread count, or None (the
+    user set the BLAS threads directly: leave them alone)."""
+    value = environ.get("MINIGRAD_THREADS", "auto").strip().lower()
+    if value != "auto":
+        if not value.isdigit() or int(value) < 1:
+            raise ValueError(f"MINIGRAD_THREADS must be 'auto' or a positive integer, got "
+                             f"{environ['MINIGRAD_THREADS']!r}")
+        return int(value)
+    if any(environ.get(name) for name in BLAS_VARIABLES):
+        return None
+    return "auto"
+
+
+def competitors(waiting: float, threads: int, cores: int) -> float:
+    """Other runnable tasks that make ours wait this fraction of their runnable time,
+    when ``threads`` of ours and the others share ``cores`` cores fairly."""
+    share = 1.0 - min(max(waiting, 0.0), 0.95)
+    return max(0.0, cores / share - threads)
+
+
+def fitting(waiting: float, threads: int, cores: int) -> int:
+    """How many threads fit beside the competitors: between 1 and ``threads`` - 1
+    (the caller asks only when ours wait, so fewer than now)."""
+    room = round(cores - competitors(waiting, threads, cores))
+    return max(1, min(threads - 1, room))
+
+
+class Policy:
+    """The decisions, on injected clock, readings and setter (so tests need no load).
+
+    ``look(now)`` is called at most every WINDOW seconds; it returns when to look next."""
+
+    def __init__(self, most: int, cores: int, read: Reading,
+                 apply: Callable[[int], None], current: Callable[[], int]) -> None:
+        self.most, self.cores = most, cores
+        self.read, self.apply, self.current = read, apply, current
+        self.threads = most
+        self.active = True
+        self.probing = False
+        self.backoff = FIRST_BACKOFF
+        self.probe_at = 0.0
+        self.start: Optional[tuple] = None   # (time, thread, running ns, waiting ns)
+
+    def look(self, now: float) -> float:
+        if not self.active:
+            return float("inf")
+        if self.current() != self.threads:  # someone else set the threads: theirs now
+            self.active = False
+            return float("inf")
+        thread = threading.get_ident()
+        running, waiting = self.read()
+        start, self.start = self.start, (now, thread, running, waiting)
+        if start is None or start[1] != thread:  # a window is one thread's
+            return now + WINDOW
+        ran, waited = running - start[2], waiting - start[3]
+        if ran + waited < BUSY * (now - start[0]) * 1e9:
+            return now + WINDOW  # mostly asleep: the window tells nothing
+        self._decide(now, waited / (ran + waited))
+        return now + WINDOW
+
+    def _decide(self, now: float, waiting: float) -> None:
+        if waiting > OVERSUBSCRIBED:
+            if self.probing:
+                self.backoff = min(2 * self.backoff, MAX_BACKOFF)
+            self.probing = False
+            if self.threads > 1:
+                self._set(fitting(waiting, self.threads, self.cores))
+            self.probe_at = now + self.backoff  # probe only after this long without waiting
+            return
+        if self.probing:  # the full count ran a whole window without waiting
+            self.backoff = FIRST_BACKOFF
+            self.probing = False
+        elif self.threads < self.most and now >= self.probe_at:
+            self._set(self.most)
+            self.probing = True
+
+    def _set(self, threads: int) -> None:
+        self.apply(threads)
+        self.threads = threads
+
+
+# -- the process-wide policy ------------------------------------------------------------
+
+_next_look = 0.0  # time.monotonic() of the next look; inf once there is nothing to do
+_policy: Optional[Policy] = None
+_lock = threading.Lock()
+_clock = time.monotonic
+
+
+def tick() -> None:
+    """Let the policy look at the load if WINDOW seconds have passed (cheap otherwise)."""
+    if _clock() >= _next_look:
+        _look()
+
+
+def _look() -> None:
+    global _next_look, _policy
+    if not _lock.acquire(blocking=False):
+        return  # another thread is looking
+    try:
+        if _policy is None:
+            _policy = _start()
+        _next_look = float("inf") if _policy is None else _policy.look(_clock())
+    finally:
+        _lock.release()
+
+
+def _read_schedstat() -> tuple:
+    with open("/proc/thread-self/schedstat") as f:
+        running, waiting = f.read().split()[:2]
+    return int(running), int(waiting)
+
+
+def _start() -> Optional[Policy]:
+    """The policy for this process's BLAS, or None where it cannot or must not act."""
+    wanted = configured(os.environ)
+    if wanted is None:
+        return None
+    try:
+        import numpy  # noqa: F401  (its BLAS must be loaded to be found)
+        from threadpoolctl import ThreadpoolController
+    except ImportError:
+        return None
+    blas = [lib for lib in ThreadpoolController().lib_controllers if lib.user_api == "blas"]
+    if not blas:
+        return None
+
+    def apply(threads: int) -> None:
+        for lib in blas:
+            lib.set_num_threads(threads)
+
+    if isinstance(wanted, int):
+        apply(wanted)
+        return None
+    try:
+        _read_schedstat()
+        cores = len(os.sched_getaffinity(0))
+    except (OSError, AttributeError, ValueError):
+        return None  # not Linux, or no scheduler statistics
+    most = min(lib.num_threads for lib in blas)
+    if most < 2:
+        return None
+    return Policy(most, cores, _read_schedstat, apply,
+                  lambda: min(lib.num_threads for lib in blas))
+
+
+def _forget() -> None:
+    """After a fork the child starts over (its thread's statistics are new)."""
+    global _next_look, _policy, _lock
+    _next_look, _policy, _lock = 0.0, None, threading.Lock()
+
+
+def describe() -> str:
+    """The policy's state in words (for benchmarks and bug reports)."""
+    if _policy is None:
+        return "BLAS threads: not adapted" if _next_look == float("inf") else \
+            "BLAS threads: policy not started yet"
+    state = "adapting to load" if _policy.active else "off (set by the user)"
+    return f"BLAS threads: {_policy.threads} of {_policy.most}, {state}"
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget)

@@ -1,0 +1,226 @@
+"""The BLAS thread policy (backends/threads.py): its decisions on made-up scheduler
+readings, the environment switches, and the engine's calls into it. No timing here:
+how it behaves under real load is measured by benchmarks/bench_lstm.py --load 0 1 2."""
+import os
+import subprocess
+import sys
+import threading
+
+import pytest
+
+import minigrad as mg
+from minigrad.backends import threads
+from minigrad.backends.threads import (BUSY, FIRST_BACKOFF, MAX_BACKOFF, WINDOW, Policy,
+                                       competitors, configured, fitting)
+
+
+class Scheduler:
+    """Made-up scheduler statistics of one thread and the BLAS it drives."""
+
+    def __init__(self, most: int = 2, cores: int = 2) -> None:
+        self.running = self.waiting = 0
+        self.now = 100.0
+        self.applied: list = []
+        self.user_threads = None  # set: someone else changed the BLAS threads
+        self.policy = Policy(most, cores, self.read, self.applied.append, self.current)
+        self.policy.look(self.now)  # opens the first window
+
+    def read(self) -> tuple:
+        return self.running, self.waiting
+
+    def current(self) -> int:
+        return self.policy.threads if self.user_threads is None else self.user_threads
+
+    def window(self, waiting: float, busy: float = 1.0, seconds: float = WINDOW) -> float:
+        """One window in which the thread was runnable ``busy`` of the time and waited
+        for a core ``waiting`` of that; returns when the policy wants to look next."""
+        runnable = busy * seconds * 1e9
+        self.waiting += int(waiting * runnable)
+        self.running += int((1 - waiting) * runnable)
+        self.now += seconds
+        return self.policy.look(self.now)
+
+
+# -- the arithmetic ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("waiting, threads, cores, expected", [
+    (0.0, 2, 2, 0.0),          # nobody waits: no competitor in evidence
+    (1 / 3, 2, 2, 1.0),        # 3 tasks on 2 cores: each waits a third of the time
+    (1 / 2, 2, 2, 2.0),        # 4 tasks on 2 cores
+    (1 / 2, 1, 2, 3.0),
+    (1 - 16 / 19, 16, 16, 3.0),
+])
+def test_competitors_explain_the_waiting(waiting, threads, cores, expected):
+    assert competitors(waiting, threads, cores) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("waiting, threads, cores, expected", [
+    (1 / 3, 2, 2, 1),          # one competitor on two cores: one thread fits
+    (1 / 2, 2, 2, 1),          # never fewer than one
+    (1 - 16 / 19, 16, 16, 13),  # three competitors on sixteen cores
+    (0.11, 4, 4, 3),           # waiting at all means at least one thread fewer
+    (0.99, 8, 8, 1),           # the fraction is capped: no division by zero
+])
+def test_fitting_threads(waiting, threads, cores, expected):
+    assert fitting(waiting, threads, cores) == expected
+
+
+# -- the decisions -----------------------------------------------------------------------
+
+def test_a_quiet_machine_keeps_every_thread():
+    s = Scheduler()
+    for _ in range(100):
+        assert s.window(waiting=0.02) == pytest.approx(s.now + WINDOW)
+    assert s.applied == [] and s.policy.threads == 2
+
+
+def test_waiting_for_a_core_drops_to_the_threads_that_fit():
+    s = Scheduler(most=16, cores=16)
+    s.window(waiting=1 - 16 / 19)
+    assert s.applied == [13]
+
+
+def test_one_competitor_on_two_cores_leaves_one_thread():
+    s = Scheduler()
+    s.window(waiting=1 / 3)
+    assert s.applied == [1] and s.policy.threads == 1
+
+
+def test_probes_the_full_count_after_the_backoff_and_keeps_it_when_nobody_waits():
+    s = Scheduler()
+    s.window(waiting=0.5)
+    dropped_at = s.now
+    while s.now + WINDOW < dropped_at + FIRST_BACKOFF:
+        s.window(waiting=0.0)
+        assert s.applied == [1]      # not before the back-off
+    s.window(waiting=0.0)
+    assert s.applied == [1, 2] and s.policy.probing
+    s.window(waiting=0.0)            # the probe held a whole window: success
+    assert s.policy.threads == 2 and not s.policy.probing
+    assert s.policy.backoff == FIRST_BACKOFF
+
+
+def test_failed_probes_double_the_backoff_up_to_its_cap():
+    s = Scheduler()
+    s.window(waiting=1 / 3)
+    backoffs = []
+    for _ in range(12):
+        while s.policy.threads == 1:
+            s.window(waiting=0.0)    # one thread: the competitor and we fit
+        backoffs.append(s.policy.backoff)
+        s.window(waiting=1 / 3)      # two threads: three tasks on two cores
+        assert s.policy.threads == 1
+    expected = [FIRST_BACKOFF] + [min(FIRST_BACKOFF * 2 ** k, MAX_BACKOFF) for k in range(1, 12)]
+    assert backoffs == expected
+
+
+def test_waiting_even_with_one_thread_postpones_the_probe():
+    s = Scheduler()
+    s.window(waiting=0.5)
+    for _ in range(int(4 * FIRST_BACKOFF / WINDOW)):
+        s.window(waiting=0.4)        # two competitors: no room even for one thread
+    assert s.applied == [1]
+    s.window(waiting=0.0)
+    assert s.applied == [1]          # a back-off of quiet is needed first
+
+
+def test_a_mostly_sleeping_thread_decides_nothing():
+    s = Scheduler()
+    s.window(waiting=0.9, busy=BUSY / 2)
+    assert s.applied == []
+
+
+def test_a_window_belongs_to_one_thread():
+    s = Scheduler()
+    s.waiting += 10 ** 9             # this thread's reading; another thread looks next
+    s.now += WINDOW
+    other = threading.Thread(target=s.policy.look, args=(s.now,))
+    other.start()
+    other.join()
+    assert s.applied == []
+    s.window(waiting=0.0)            # a fresh window of this thread: nothing waited
+    assert s.applied == []
+
+
+def test_a_thread_count_set_by_someone_else_turns_the_policy_off():
+    s = Scheduler()
+    s.user_threads = 1
+    assert s.window(waiting=0.5) == float("inf")
+    assert not s.policy.active and s.applied == []
+    s.user_threads = None
+    assert s.window(waiting=0.5) == float("inf") and s.applied == []
+
+
+# -- the environment ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("environ, expected", [
+    ({}, "auto"),
+    ({"MINIGRAD_THREADS": "auto"}, "auto"),
+    ({"MINIGRAD_THREADS": " 3 "}, 3),
+    ({"OMP_NUM_THREADS": "4"}, None),
+    ({"OPENBLAS_NUM_THREADS": "1", "MINIGRAD_THREADS": "AUTO"}, None),
+    ({"MINIGRAD_THREADS": "2", "MKL_NUM_THREADS": "1"}, 2),
+    ({"OMP_NUM_THREADS": ""}, "auto"),
+])
+def test_configured_by_the_environment(environ, expected):
+    assert configured(environ) == expected
+
+
+@pytest.mark.parametrize("value", ["two", "0", "-1", "1.5"])
+def test_a_bad_minigrad_threads_names_the_variable(value):
+    with pytest.raises(ValueError, match=f"MINIGRAD_THREADS must be 'auto' or a positive "
+                                         f"integer, got '{value}'"):
+        configured({"MINIGRAD_THREADS": value})
+
+
+def test_minigrad_threads_pins_the_blas():
+    pytest.importorskip("threadpoolctl")
+    code = ("import minigrad as mg\n"
+            "x = mg.ones((8, 8))\n"
+            "x @ x\n"
+            "from threadpoolctl import threadpool_info\n"
+            "from minigrad.backends import threads\n"
+            "print(sorted({i['num_threads'] for i in threadpool_info() "
+            "if i['user_api'] == 'blas'}), threads.describe())\n")
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_NUM_THREADS")}
+    env["MINIGRAD_THREADS"] = "1"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "[1] BLAS threads: not adapted"
+
+
+# -- the hot path ---------------------------------------------------------------------------
+
+def test_tick_looks_only_once_the_window_has_passed(monkeypatch):
+    looks = []
+    monkeypatch.setattr(threads, "_look", lambda: looks.append(1))
+    monkeypatch.setattr(threads, "_clock", lambda: 10.0)
+    monkeypatch.setattr(threads, "_next_look", 10.5)
+    for _ in range(1000):
+        threads.tick()
+    assert looks == []
+    monkeypatch.setattr(threads, "_next_look", 10.0)
+    threads.tick()
+    assert looks == [1]
+
+
+def test_the_engine_ticks_around_its_blas_work(monkeypatch):
+    import minigrad.ops.linalg as linalg
+    import minigrad.ops.sequence as sequence
+    calls = []
+    monkeypatch.setattr(linalg, "tick", lambda: calls.append("matmul"))
+    monkeypatch.setattr(sequence, "tick", lambda: calls.append("step"))
+    a = mg.randn(3, 4, requires_grad=True)
+    (a @ mg.randn(4, 2)).sum().backward()
+    assert calls == ["matmul"]
+    calls.clear()
+    x = mg.randn(5, 2, 3, requires_grad=True)
+    h0 = c0 = mg.zeros(2, 4)
+    out, _, _ = mg.ops.sequence.lstm_sequence(x, h0, c0, mg.randn(16, 3), mg.randn(16, 4))
+    out.sum().backward()
+    assert calls == ["step"] * 10    # every step of the forward loop and of BPTT
+
+
+def test_describe_says_what_the_policy_does():
+    mg.ones((4, 4)) @ mg.ones((4, 4))
+    assert threads.describe().startswith("BLAS threads: ")
