@@ -328,7 +328,10 @@ def renamed(op: str, exc: Exception, detail: str = "") -> Exception:
     """``exc`` as a builtin exception whose message starts with ``op``'s name."""
     kind = RuntimeError if isinstance(exc, OverflowError) else \
         next(t for t in _BUILTIN if isinstance(exc, t))
-    return kind(f"{op}: {exc}{detail}")
+    out = kind(f"{op}: {exc}{detail}")
+    for note in getattr(exc, "__notes__", ()):  # e.g. anomaly detection's forward traceback
+        out.add_note(note)
+    return out
 
 
 def as_input(op: str, value: Any, what: str = "input") -> "Tensor":

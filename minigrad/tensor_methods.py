@@ -369,7 +369,6 @@ def bind_methods() -> None:
     Tensor.__int__ = reported(Tensor.__int__, "item")
     Tensor.__eq__ = _compare_with_objects(Tensor.__eq__)
     Tensor.__ne__ = _compare_with_objects(Tensor.__ne__)
-    Tensor.backward = reported(Tensor.backward, "grad", "gradient")
     Tensor.astype = reported(Tensor.astype, "dtype")
     Tensor.__iadd__ = Tensor.add_
     Tensor.__isub__ = Tensor.sub_
