@@ -29,7 +29,8 @@ ARRAY_FUNCTIONS = (
     "less", "less_equal", "greater", "greater_equal", "equal", "not_equal",
     "logical_and", "logical_or", "logical_not", "isnan", "isinf", "multiply", "add",
     "result_type", "tan", "arctan", "arcsin", "arccos", "sinh", "cosh", "reciprocal",
-    "cumprod", "prod", "flip", "roll", "take_along_axis", "diagonal",
+    "cumprod", "prod", "flip", "roll", "take_along_axis", "diagonal", "bitwise_and",
+    "bitwise_or", "bitwise_xor", "invert",
 )
 
 

@@ -33,7 +33,6 @@ class CupyBackend(ArrayBackend):
             import cupyx
             import cupyx.scipy.special  # noqa: F401  (erf)
             self._cupyx = cupyx
-        self._deferred: dict = {}  # checks made on the device, read at the next host sync
         return self._cupyx
 
     def from_numpy(self, array: Any) -> Any:

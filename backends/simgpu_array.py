@@ -633,8 +633,8 @@ class _Namespace(types.ModuleType):
         src = getattr(self._source, name, None)
         if src is None or name.startswith("_") or \
                 name not in self._functions and name not in self._plain:
-            raise AttributeError(f"module 'cupy' (simulated) has no attribute {name!r}: "
-                                 "CuPy has no such function")
+            raise AttributeError(f"module {self.__name__!r} (simulated) has no attribute "
+                                 f"{name!r}: CuPy has no such function")
         if name in self._plain:  # functions among them see dtypes and host values
             value = src if isinstance(src, type) or not callable(src) else _plain(src)
         elif isinstance(src, numpy.ufunc):

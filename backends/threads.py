@@ -11,7 +11,9 @@ collapse the same way.
 
 So the engine calls :func:`tick` around its BLAS work. At most every
 ``WINDOW`` seconds it reads how long the calling thread waited for a core
-(Linux's ``/proc/thread-self/schedstat``). Where n + m runnable tasks share
+(Linux's ``/proc/thread-self/schedstat``), and decides once the thread has been
+runnable long enough since the last decision (time asleep does not count, so a
+training loop that pauses between steps still gets decisions). Where n + m runnable tasks share
 ``cores`` cores fairly, a task waits 1 - cores / (n + m) of the time, so the
 wait tells how many competitors (m) there are and how many threads fit beside
 them. When nothing waits, the policy probes the full thread count again, after a
@@ -33,7 +35,7 @@ from typing import Callable, Mapping, Optional
 
 WINDOW = 0.25           # seconds between looks at the load
 OVERSUBSCRIBED = 0.1    # waiting for a core this fraction of the runnable time
-BUSY = 0.25             # a look needs the thread runnable this fraction of the window
+RUNNABLE = 0.1          # seconds of runnable time (sleep does not count) a decision needs
 FIRST_BACKOFF = 2.0     # seconds before probing the full thread count again ...
 MAX_BACKOFF = 64.0      # ... doubling after each failed probe up to this
 BLAS_VARIABLES = ("OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS", "OMP_NUM_THREADS",
@@ -84,7 +86,7 @@ class Policy:
         self.probing = False
         self.backoff = FIRST_BACKOFF
         self.probe_at = 0.0
-        self.start: Optional[tuple] = None   # (time, thread, running ns, waiting ns)
+        self.start: Optional[tuple] = None   # (thread, running ns, waiting ns)
 
     def look(self, now: float) -> float:
         if not self.active:
@@ -94,12 +96,13 @@ class Policy:
             return float("inf")
         thread = threading.get_ident()
         running, waiting = self.read()
-        start, self.start = self.start, (now, thread, running, waiting)
-        if start is None or start[1] != thread:  # a window is one thread's
+        if self.start is None or self.start[0] != thread:  # a window is one thread's
+            self.start = (thread, running, waiting)
             return now + WINDOW
-        ran, waited = running - start[2], waiting - start[3]
-        if ran + waited < BUSY * (now - start[0]) * 1e9:
-            return now + WINDOW  # mostly asleep: the window tells nothing
+        ran, waited = running - self.start[1], waiting - self.start[2]
+        if ran + waited < RUNNABLE * 1e9:
+            return now + WINDOW  # the thread mostly slept: let the window grow
+        self.start = (thread, running, waiting)
         self._decide(now, waited / (ran + waited))
         return now + WINDOW
 

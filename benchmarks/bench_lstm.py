@@ -27,7 +27,9 @@ All implementations of a row start from the same float32 weights and data, and
 their first three losses must agree (that covers forward, gradients and update).
 
 Each (row, implementation) runs in its own worker process; the parent interleaves
-a row's workers round by round, so drifts in machine load hit all alike. A worker
+a row's workers round by round, so drifts in machine load hit all alike (with a
+pause of ``--settle`` seconds between turns, so that one worker's idle BLAS threads,
+which spin for a while, do not compete with the next). A worker
 doing one large float32 matmul in NumPy (``sgemm``, 2048^3, same thread count)
 runs interleaved with every row: its median rate is this machine's sgemm peak in
 this run, and each row reports its GEMM work (forward + backward FLOPs of its
@@ -478,6 +480,7 @@ def measure_row(name: str, impls: list, sgemm: Worker, load: Load,
         for r in range(args.rounds):
             for w in everyone[r % len(everyone):] + everyone[:r % len(everyone)]:
                 load.set(w.level)
+                time.sleep(args.settle)  # the last worker's BLAS threads stop spinning
                 w.times += w.ask(f"run {1 if w is sgemm else args.steps}")["times"]
         load.set(levels[0])
         memory = {w.impl: w.ask("mem") for w in workers[:len(impls)]}
@@ -530,6 +533,9 @@ def main() -> None:
                         help=f"of {', '.join(ALL_IMPLS)}; name@N pins that one to N threads")
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--steps", type=int, default=2, help="steps per worker per round")
+    parser.add_argument("--settle", type=float, default=0.2,
+                        help="seconds between two workers' turns, for the previous one's "
+                             "BLAS/OpenMP threads to stop spinning (OpenBLAS spins ~0.1 s)")
     parser.add_argument("--threads", type=int, default=None,
                         help="pin every library to N threads (default: all cores, minigrad "
                              "under its load policy)")

@@ -29,7 +29,7 @@ export MINIGRAD_BACKEND=cupy HYPOTHESIS_PROFILE=ci
 failed=0
 started=$(date +%s)
 
-"$PY" - <<'EOF' || { echo "CHECK setup: FAILED (no CuPy, no GPU, or minigrad does not import)"; exit 1; }
+if ! "$PY" - <<'EOF'; then
 import cupy, torch, minigrad as mg
 assert mg.cuda.is_available() and torch.cuda.is_available()
 name = cupy.cuda.runtime.getDeviceProperties(0)["name"].decode()
@@ -37,16 +37,20 @@ print(f"CHECK setup: ok | {name} | CuPy {cupy.__version__} (CUDA runtime "
       f"{cupy.cuda.runtime.runtimeGetVersion()}) | torch {torch.__version__} | "
       f"minigrad {mg.__version__} from {mg.__file__}")
 EOF
+    echo "CHECK setup: FAILED (no CuPy, no GPU, or minigrad does not import)"
+    exit 1
+fi
 
 # 1. The suite on CuPy. Kernels are compiled on first use (cached in ~/.cupy), so a cold
 #    run is slow: the subset covers the backend, devices, every primitive's gradient,
 #    recurrent layers, losses, optimizers and clipping; 150 s at most.
-SUITE="tests/test_simgpu.py tests/test_backends.py tests/test_device.py tests/test_gradients.py
-       tests/test_rnn.py tests/test_nn_losses.py tests/test_optim.py tests/test_clip_grad.py"
-out=$(timeout 150 "$PY" -m pytest -q -p no:cacheprovider $SUITE 2>&1); rc=$?
+SUITE=(test_simgpu test_backends test_device test_gradients test_rnn test_nn_losses test_optim
+       test_clip_grad)
+tests=$(printf "tests/%s.py " "${SUITE[@]}")
+out=$(timeout 150 "$PY" -m pytest -q -p no:cacheprovider $tests 2>&1); rc=$?
 summary=$(printf '%s\n' "$out" | tail -n 1)
 if [ "$rc" -eq 0 ]; then
-    echo "CHECK suite on cupy (subset: ${SUITE//$'\n'/ }): ok | $summary"
+    echo "CHECK suite on cupy (subset: ${SUITE[*]}): ok | $summary"
 elif [ "$rc" -eq 124 ]; then
     echo "CHECK suite on cupy: TIMED OUT after 150 s (cold kernel cache?) | $summary"; failed=1
 else
@@ -69,7 +73,8 @@ steps=$(printf '%s\n' "$out" | grep -E "^step +[0-9]+" | tr '\n' ';')
 # On the CPU these 200 steps reach 2.13 nats/char on shakespeare (ln 84 = 4.43 is guessing;
 # 2026-11-27, same command with --backend numpy): the GPU run must get as far, within noise
 # (2.5). Other text: below 70 % of guessing, ln(vocabulary).
-limit=$("$PY" -c "import math; print(2.5 if '$data' == 'shakespeare' else round(0.7 * math.log(${vocab:-2}), 2))")
+limit=$("$PY" -c "import math; print(2.5 if '$data' == 'shakespeare' else
+                  round(0.7 * math.log(${vocab:-2}), 2))")
 if [ "$rc" -eq 0 ] && [ -n "$final" ] && "$PY" -c "import sys; sys.exit(not $final < $limit)"; then
     echo "CHECK main job 200 steps on cupy (data: $data): ok | final val loss $final" \
          "(limit $limit) | $steps"
@@ -175,5 +180,6 @@ print(f"CHECK main-job step at H=1024 B=64 T=64 on the GPU: "
 raise SystemExit(0 if ok_syncs else 1)
 EOF
 
-echo "CHECK all: $([ "$failed" -eq 0 ] && echo ok || echo FAILED) after $(( $(date +%s) - started )) s"
+verdict=$([ "$failed" -eq 0 ] && echo ok || echo FAILED)
+echo "CHECK all: $verdict after $(( $(date +%s) - started )) s"
 exit "$failed"

@@ -365,7 +365,8 @@ def uniform(low: float, high: float, size: Any, *, dtype: Any = None, device: De
 
 def _randint(b: ArrayBackend, low: Any, high: Any, shape: tuple, dtype: numpy.dtype) -> Any:
     low, high = (_scalar(v, name) for v, name in ((low, "low"), (high, "high")))
-    if not (_is_integer(low) and _is_integer(high)):
+    if not (_is_integer(low) and _is_integer(high)) or isinstance(low, bool) or \
+            isinstance(high, bool):
         raise TypeError(f"randint() bounds must be integers, got low={low!r}, high={high!r}")
     if low >= high:
         raise ValueError(f"randint() needs low < high, got low={low}, high={high}")
@@ -446,6 +447,8 @@ def bernoulli(input: Tensor, p: Optional[float] = None) -> Tensor:
         probs = input._data
     else:
         probs = _scalar(p, "p")
+        if not isinstance(probs, numbers.Real):
+            raise TypeError(f"bernoulli() needs a real probability p, got {p!r}")
         if not 0 <= probs <= 1:
             raise ValueError(f"bernoulli() needs 0 <= p <= 1, got p={probs}")
     draw = input.dtype if input.dtype in (numpy.float32, numpy.float64) else numpy.float32

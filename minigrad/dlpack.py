@@ -9,11 +9,14 @@ consumer mistakes it for CUDA memory.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy
 
 from .backends import get_backend
+
+if TYPE_CHECKING:
+    from .tensor import Tensor
 
 # DLPack's device types (dlpack.h): the CPU, CUDA memory, pinned host memory, managed memory.
 _CPU, _CUDA, _CUDA_HOST, _CUDA_MANAGED = 1, 2, 3, 13

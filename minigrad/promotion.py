@@ -26,11 +26,12 @@ def _category(dtype: numpy.dtype) -> int:
 
 
 def _combine(a: Optional[numpy.dtype], b: numpy.dtype) -> numpy.dtype:
-    """PyTorch's promote_types: the higher category wins whole; within one, NumPy's rule."""
+    """PyTorch's promote_types: the higher category wins whole (a float with a complex
+    keeps its precision, float64 with complex64 is complex128); within one, NumPy's rule."""
     if a is None:
         return b
     ca, cb = _category(a), _category(b)
-    if ca != cb:
+    if ca != cb and min(ca, cb) < 2:
         return a if ca > cb else b
     return numpy.promote_types(a, b)
 
@@ -62,7 +63,9 @@ def result_type(values: Sequence[Any], true_divide: bool = False) -> Optional[nu
     result = dimmed
     for lower in (zero_d, numbers):
         if lower is not None and (result is None or _category(lower) > _category(result)):
-            result = lower
+            # a float tensor keeps its precision in complex (float64 + 1j is complex128)
+            result = numpy.promote_types(result, dtypes.default_complex_dtype()) \
+                if result is not None and result.kind == "f" and lower.kind == "c" else lower
     if result is not None and true_divide and _category(result) < 2:
         result = dtypes.get_default_dtype()
     return result

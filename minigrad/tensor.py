@@ -353,14 +353,7 @@ class Tensor:
     def __ne__(self, other: Any) -> "Tensor":  # type: ignore[override]
         return ops.not_equal(self, other)
 
-    def __and__(self, other: Any) -> "Tensor":
-        return ops.logical_and(self, other)
-
-    def __or__(self, other: Any) -> "Tensor":
-        return ops.logical_or(self, other)
-
-    def __invert__(self) -> "Tensor":
-        return ops.logical_not(self)
+    # &, |, ^, ~ are bitwise (logical on bools), as in PyTorch: bound in tensor_methods
 
     __hash__ = object.__hash__
 

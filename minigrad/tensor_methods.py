@@ -35,7 +35,7 @@ SAME_AS_FUNCTION = (
     "lerp", "maximum", "minimum", "softmax", "log_softmax", "isnan", "isinf", "isfinite",
     "isclose", "allclose", "equal", "eq", "ne", "lt", "le", "gt", "ge", "greater",
     "greater_equal", "less", "less_equal", "not_equal", "logical_and", "logical_or",
-    "logical_not", "logical_xor",
+    "logical_not", "logical_xor", "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not",
     "sum", "mean", "prod", "amax", "amin", "max", "min", "var", "std", "logsumexp", "norm",
     "argmax", "argmin", "all", "any", "count_nonzero", "cumsum", "cumprod",
     "transpose", "swapaxes", "swapdims", "t", "flatten", "unflatten", "squeeze", "unsqueeze",
@@ -335,6 +335,14 @@ def _compare_with_objects(compare: Callable) -> Callable:
     return method
 
 
+def _swapped(fn: Callable) -> Callable:
+    """``other OP self`` for a reflected operator."""
+    def method(self: Tensor, other: Any) -> Tensor:
+        return fn(other, self)
+    method.__name__ = method.__qualname__ = fn.__name__
+    return method
+
+
 def bind_methods() -> None:
     """Attach every method above to Tensor (called once, when minigrad is imported)."""
     for name in SAME_AS_FUNCTION:
@@ -375,6 +383,12 @@ def bind_methods() -> None:
     Tensor.__imul__ = Tensor.mul_
     Tensor.__itruediv__ = Tensor.div_
     Tensor.__floordiv__ = Tensor.floor_divide
+    for op, fn in (("and", functions.bitwise_and), ("or", functions.bitwise_or),
+                   ("xor", functions.bitwise_xor)):
+        setattr(Tensor, f"__{op}__", fn)
+        setattr(Tensor, f"__r{op}__", _swapped(fn))
+        setattr(Tensor, f"__i{op}__", in_place(f"__i{op}__", fn))
+    Tensor.__invert__ = functions.bitwise_not
     Tensor.__rfloordiv__ = lambda self, other: functions.floor_divide(other, self)
     Tensor.__mod__ = Tensor.remainder
     Tensor.__rmod__ = lambda self, other: functions.remainder(other, self)

@@ -32,6 +32,11 @@ class Conv2d(Module):
         self.kernel_size = F._pair(kernel_size, "kernel_size")
         self.stride = F._pair(stride, "stride")
         self.padding = padding if isinstance(padding, str) else F._pair(padding, "padding")
+        if isinstance(padding, str) and padding not in ("same", "valid"):
+            raise ValueError(f"padding must be an int, a tuple, 'same' or 'valid', got "
+                             f"{padding!r}")
+        if padding == "same" and self.stride != (1, 1):
+            raise ValueError("padding='same' is not supported for strided convolutions")
         self.dilation = F._pair(dilation, "dilation")
         self.groups = groups
         self.weight = Parameter(mg.empty(out_channels, in_channels // groups, *self.kernel_size,

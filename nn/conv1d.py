@@ -31,6 +31,11 @@ class Conv1d(Module):
         self.kernel_size = (F._single(kernel_size, "kernel_size"),)
         self.stride = (F._single(stride, "stride"),)
         self.padding = padding if isinstance(padding, str) else (F._single(padding, "padding"),)
+        if isinstance(padding, str) and padding not in ("same", "valid"):
+            raise ValueError(f"padding must be an int, a tuple, 'same' or 'valid', got "
+                             f"{padding!r}")
+        if padding == "same" and self.stride != (1,):
+            raise ValueError("padding='same' is not supported for strided convolutions")
         self.dilation = (F._single(dilation, "dilation"),)
         self.groups = groups
         self.weight = Parameter(mg.empty(out_channels, in_channels // groups, *self.kernel_size,

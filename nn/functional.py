@@ -72,6 +72,8 @@ def _axis(axis: int, dim: Optional[int], name: str) -> int:
 def _shifted(input: Tensor, axis: int) -> Tensor:
     """x - max(x): the row maximum becomes 0, so exp never overflows and the largest terms
     keep full precision. The shift is a constant for the gradient (softmax ignores it)."""
+    if input.numel() == 0:  # no maximum to take: nothing to shift
+        return input
     return input - input.amax(dim=axis, keepdim=True).detach()
 
 
@@ -93,6 +95,8 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
     dropout, so evaluation needs no rescaling)."""
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+    if not isinstance(input, Tensor):
+        raise TypeError(f"dropout: input must be a Tensor, got {type(input).__name__}")
     if not training or p == 0.0:
         return input
     if p == 1.0:
@@ -157,8 +161,9 @@ def layer_norm(input: Tensor, normalized_shape: Union[int, Sequence[int]],
 # -- convolution and pooling: every kernel offset is one strided slice -------------------
 
 def _pair(value: IntPair, name: str) -> tuple:
-    pair = (value, value) if isinstance(value, int) else tuple(int(v) for v in value)
-    if len(pair) != 2:
+    pair = (value, value) if isinstance(value, int) else \
+        tuple(value) if isinstance(value, (tuple, list)) else ()
+    if len(pair) != 2 or not all(isinstance(v, int) for v in pair):
         raise ValueError(f"{name} must be an int or a pair of ints, got {value!r}")
     return pair
 
@@ -541,6 +546,9 @@ def glu(input: Tensor, dim: int = -1) -> Tensor:
     """Gated linear unit: split ``dim`` in halves a, b and return a·σ(b)."""
     if input.ndim == 0:
         raise ValueError("glu: does not support 0-d (scalar) inputs")
+    if not -input.ndim <= dim < input.ndim:
+        raise IndexError(f"glu: dim {dim} is out of range for an input of shape "
+                         f"{tuple(input.shape)}")
     size = input.shape[dim]
     if size % 2:
         raise ValueError(f"glu: halving dimension must be even, but dimension {dim} of an "
@@ -655,12 +663,12 @@ def group_norm(input: Tensor, num_groups: int, weight: Optional[Tensor] = None,
 # 1-d convolution and pooling: the 2-d code on a height-1 image ----------------------------
 
 def _single(value: Any, name: str) -> int:
-    if isinstance(value, int):
+    if isinstance(value, int) and not isinstance(value, bool):
         return value
-    values = tuple(value)
-    if len(values) != 1:
+    values = tuple(value) if isinstance(value, (tuple, list)) else ()
+    if len(values) != 1 or not isinstance(values[0], int) or isinstance(values[0], bool):
         raise ValueError(f"{name} must be an int or a 1-tuple, got {value!r}")
-    return int(values[0])
+    return values[0]
 
 
 def _check_1d(input: Tensor, name: str) -> None:
@@ -824,13 +832,18 @@ def conv_transpose2d(input: Tensor, weight: Tensor, bias: Optional[Tensor] = Non
 
 def _adaptive_sizes(name: str, spatial: tuple, output_size: Any) -> tuple:
     sizes = (output_size,) * len(spatial) if isinstance(output_size, int) or \
-        output_size is None else tuple(output_size)
-    if len(sizes) != len(spatial):
+        output_size is None else tuple(output_size) \
+        if isinstance(output_size, (tuple, list)) else ()
+    if len(sizes) != len(spatial) or not all(s is None or isinstance(s, int) for s in sizes):
         raise ValueError(f"{name}: output_size must be an int or a tuple of {len(spatial)}, "
                          f"got {output_size!r}")
+    if 0 in spatial:
+        raise ValueError(f"{name}: the input's pooled dims {tuple(spatial)} must not be empty")
     sizes = tuple(n if s is None else int(s) for s, n in zip(sizes, spatial))
     if min(sizes) < 1:
         raise ValueError(f"{name}: output_size must be positive, got {output_size!r}")
+    if max(sizes) > 2 ** 20:  # one window per output element is built: keep it bounded
+        raise ValueError(f"{name}: output_size {output_size!r} is too large")
     return sizes
 
 
@@ -1048,6 +1061,8 @@ def _channel_dropout(input: Tensor, p: float, training: bool, inplace: bool,
                      mask_shape: tuple) -> Tensor:
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+    if not isinstance(input, Tensor):
+        raise TypeError(f"dropout: input must be a Tensor, got {type(input).__name__}")
     if not training or p == 0.0:
         return input
     if p == 1.0:

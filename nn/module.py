@@ -8,6 +8,9 @@ either name writes into it, so the tie survives a save and load.
 """
 from __future__ import annotations
 
+import functools
+import inspect
+import numbers
 import warnings
 from collections import OrderedDict
 from typing import Any, Callable, Iterator, Mapping, NamedTuple, Optional
@@ -66,11 +69,122 @@ def _addindent(text: str, spaces: int) -> str:
     return "\n".join([first] + [" " * spaces + line if line.strip() else "" for line in rest])
 
 
+# What a constructor's annotations promise, checked before it runs (so ``Linear(None, 3)``
+# says which argument is wrong instead of failing deep inside).
+def _is_int(v: Any) -> bool:
+    return isinstance(v, numbers.Integral) and not isinstance(v, bool)
+
+
+def _is_pair(v: Any) -> bool:
+    return _is_int(v) or isinstance(v, (tuple, list)) and all(_is_int(x) for x in v)
+
+
+_PROMISES = {
+    "int": (_is_int, "an int"),
+    "Optional[int]": (lambda v: v is None or _is_int(v), "an int or None"),
+    "float": (lambda v: isinstance(v, numbers.Real), "a number"),
+    "Optional[float]": (lambda v: v is None or isinstance(v, numbers.Real), "a number or None"),
+    "str": (lambda v: isinstance(v, str), "a string"),
+    "IntPair": (_is_pair, "an int or a tuple of ints"),
+    "Optional[IntPair]": (lambda v: v is None or _is_pair(v), "an int, a tuple of ints or None"),
+    "Union[IntPair, str]": (lambda v: isinstance(v, str) or _is_pair(v),
+                            "an int, a tuple of ints or a string"),
+    "Union[int, Sequence[int]]": (_is_pair, "an int or a sequence of ints"),
+    "ParamsT": (lambda v: hasattr(v, "__iter__") and not isinstance(v, (str, bytes, dict)),
+                "an iterable of tensors or of dicts"),
+    "Optimizer": (lambda v: hasattr(v, "param_groups"), "an Optimizer"),
+    "Iterable[int]": (lambda v: isinstance(v, (list, tuple, range)) and all(map(_is_int, v)),
+                      "a sequence of ints"),
+    "tuple[float, float]": (lambda v: isinstance(v, (tuple, list)) and len(v) == 2 and
+                            all(isinstance(x, numbers.Real) for x in v), "a pair of numbers"),
+    "Union[float, list[float]]": (lambda v: isinstance(v, numbers.Real) or isinstance(
+        v, (list, tuple)) and all(isinstance(x, numbers.Real) for x in v),
+        "a number or a list of numbers"),
+    "Union[LrLambda, Sequence[LrLambda]]": (lambda v: callable(v) or isinstance(
+        v, (list, tuple)) and all(map(callable, v)), "a function or a list of functions"),
+}
+
+
+def _checked_init(init: Callable, own_words: bool = False) -> Callable:
+    """``init`` checking its arguments against their annotations first; its errors are
+    raised again with the layer's name in front (as ``Linear: ...``). With ``own_words``
+    (optimizers and schedules, whose messages are PyTorch's, word for word) ``init`` runs
+    first and says what it says; the annotations are checked after it, or when it failed
+    with a message that names no argument."""
+    signature = inspect.signature(init)
+    promises = {name: _PROMISES[str(p.annotation)] for name, p in signature.parameters.items()
+                if str(p.annotation) in _PROMISES}
+
+    def broken(layer: str, bound: dict, message: str = "") -> Optional[TypeError]:
+        """The first argument that breaks its annotation's promise (and that ``message``
+        does not already talk about), as an error."""
+        for name, (keeps, what) in promises.items():
+            if name in bound and not keeps(bound[name]) and name not in message:
+                value = bound[name]
+                if what == "an Optimizer":  # PyTorch's words
+                    return TypeError(f"{layer}: {type(value).__name__} is not an Optimizer")
+                return TypeError(f"{layer}: {name} must be {what}, got {value!r}")
+        return None
+
+    @functools.wraps(init)
+    def __init__(self: "Module", *args: Any, **kwargs: Any) -> None:
+        layer = type(self).__name__
+        try:
+            bound = signature.bind(self, *args, **kwargs).arguments
+        except TypeError as exc:
+            raise TypeError(f"{layer}: {exc}") from None
+        if own_words:
+            try:
+                init(self, *args, **kwargs)
+            except (TypeError, ValueError, AttributeError) as exc:
+                error = broken(layer, bound, str(exc))
+                if error is None:
+                    raise
+                raise error from exc
+            error = broken(layer, bound)
+            if error is not None:
+                raise error
+            return
+        error = broken(layer, bound)
+        if error is not None:
+            raise error
+        try:
+            init(self, *args, **kwargs)
+        except (TypeError, ValueError, IndexError, RuntimeError, OverflowError) as exc:
+            if isinstance(exc, (NotImplementedError, RecursionError)) or \
+                    str(exc).startswith(layer + ":") and type(exc) in (TypeError, ValueError,
+                                                                       IndexError, RuntimeError):
+                raise
+            kind = next(t for t in (TypeError, ValueError, IndexError, RuntimeError)
+                        if isinstance(exc, t)) if not isinstance(exc, OverflowError) \
+                else RuntimeError
+            raise kind(f"{layer}: {exc}") from exc
+    return __init__
+
+
+def _stranger(args: tuple, exc: Exception) -> Optional[tuple]:
+    """(position, argument) of the input that was no tensor: the first argument if it is
+    neither a tensor nor a structure of them, or a later one when Python says an attribute
+    was missing on that very type."""
+    for i, arg in enumerate(args):
+        if i == 0 and not isinstance(arg, mg.Tensor) and not hasattr(arg, "_fields"):
+            return i, arg  # (a named tuple, as a PackedSequence, is a structure of tensors)
+        if i and isinstance(exc, AttributeError) and not isinstance(arg, mg.Tensor) and \
+                f"'{type(arg).__name__}' object" in str(exc):
+            return i, arg
+    return None
+
+
 class Module:
     """Base class of every layer: assign Parameters and Modules as attributes and
     they are registered, named with PyTorch's dotted names."""
 
     training: bool
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "__init__" in cls.__dict__:
+            cls.__init__ = _checked_init(cls.__dict__["__init__"])
 
     def __init__(self) -> None:
         for name, value in (("_parameters", OrderedDict()), ("_buffers", OrderedDict()),
@@ -317,6 +431,9 @@ class Module:
         the Parameter objects stay, so ties and optimizer references survive. Strict: the
         keys must match. Every value is checked (shape, numbers) and converted before
         anything is copied, so a failed load changes nothing. Returns the missing and unexpected keys (as PyTorch does)."""
+        if not isinstance(state_dict, Mapping):
+            raise TypeError(f"load_state_dict for {type(self).__name__}: expected a state dict "
+                            f"(a mapping of names to tensors), got {type(state_dict).__name__}")
         own = self.state_dict(keep_vars=True)
         missing = [k for k in own if k not in state_dict]
         unexpected = [k for k in state_dict if k not in own]
@@ -440,10 +557,19 @@ class Module:
                         "define forward() in the subclass to make it callable")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        if not (self._forward_pre_hooks or self._forward_hooks or self._backward_hooks
-                or self._backward_pre_hooks):
-            return self.forward(*args, **kwargs)
-        return self._call_with_hooks(args, kwargs)
+        try:
+            if not (self._forward_pre_hooks or self._forward_hooks or self._backward_hooks
+                    or self._backward_pre_hooks):
+                return self.forward(*args, **kwargs)
+            return self._call_with_hooks(args, kwargs)
+        except (AttributeError, TypeError) as exc:  # say so when the input was no tensor
+            stranger = _stranger(args, exc)
+            if stranger is None and (args or kwargs) or type(self).__name__ in str(exc):
+                raise
+            position, arg = stranger if args else (0, None)
+            what = "nothing" if not args else f"{type(arg).__name__} {arg!r}"
+            raise TypeError(f"{type(self).__name__}: expected a tensor as input "
+                            f"{position + 1}, got {what}") from exc
 
     def _call_with_hooks(self, args: tuple, kwargs: dict) -> Any:
         called: set = set()

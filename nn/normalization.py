@@ -23,6 +23,9 @@ class LayerNorm(Module):
         super().__init__()
         shape = (normalized_shape,) if isinstance(normalized_shape, int) else \
             tuple(normalized_shape)
+        if not shape:
+            raise ValueError("normalized_shape must be non-empty (name at least one "
+                             "dimension), got ()")
         self.normalized_shape = shape
         self.eps = eps
         self.elementwise_affine = elementwise_affine

@@ -40,7 +40,7 @@ def smooth_l1_loss(input: mg.Tensor, target: Any, *, reduction: str = "mean",
                    beta: float = 1.0) -> mg.Tensor:
     """0.5·d²/beta where |d| < beta, else |d| - 0.5·beta; beta = 0 is the L1 loss."""
     name = "smooth_l1_loss"
-    if beta < 0:
+    if not beta >= 0:
         raise ValueError(f"{name}: beta must be non-negative, got {beta}")
     diff = _difference(input, target, name)
     loss = diff.abs() if beta == 0 else _quadratic_then_linear(diff, beta) / beta
@@ -51,7 +51,7 @@ def huber_loss(input: mg.Tensor, target: Any, reduction: str = "mean",
                delta: float = 1.0) -> mg.Tensor:
     """0.5·d² where |d| < delta, else delta·(|d| - 0.5·delta)."""
     name = "huber_loss"
-    if delta <= 0:
+    if not delta > 0:
         raise ValueError(f"{name}: delta must be positive, got {delta}")
     loss = _quadratic_then_linear(_difference(input, target, name), delta)
     return _reduce(loss, reduction, name)

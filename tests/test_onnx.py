@@ -377,6 +377,22 @@ def test_comparisons_logic_and_python_numbers_keep_numpys_types():
                      input_names=["ids"], dynamic_axes={"ids": [0]})
 
 
+class Bitwise(nn.Module):
+    def forward(self, ids):
+        mask = ids > 2
+        return mask ^ (ids < 5), ~mask | (ids == 0), ids & 6, ids | ids.flip(0), ~ids
+
+
+def test_bitwise_operators_export_as_logical_on_bools_and_bitwise_on_integers():
+    assert_runs_like(Bitwise(), (ints(2, 3),), [{"ids": ints(2, 3)}, {"ids": ints(4, 3)}],
+                     input_names=["ids"], dynamic_axes={"ids": [0]}, opset_version=18)
+
+
+def test_bitwise_on_integers_before_opset_18_is_refused_by_name():
+    with pytest.raises(Exception, match="opset 18 or later \\(BitwiseAnd on int64"):
+        export(Bitwise(), (ints(2, 3),), opset_version=17)
+
+
 def test_an_autograd_function_exports_its_forward():
     assert_runs_like(Lambda(Squared.apply), (mg.randn(3, 4),), [{"x": mg.randn(5, 4)}],
                      input_names=["x"], dynamic_axes={"x": [0]})

@@ -274,6 +274,7 @@ SHAPES = [
     case("squeeze(-2)", lambda L, q: q.squeeze(-2), "q"),
     case("squeeze()", lambda L, q: q.squeeze(), "q"),
     case("squeeze(dims)", lambda L, q: q.squeeze((0, 1)), "q"),
+    case("squeeze(())", lambda L, q: q.squeeze(()), "q"),
     case("mg.squeeze(x,d)", lambda L, c: L.squeeze(c, 1), "c"),
     case("unsqueeze(0)", lambda L, x: x.unsqueeze(0)),
     case("unsqueeze(-1)", lambda L, x: x.unsqueeze(-1)),

@@ -145,6 +145,11 @@ MATHS = [
     case("logical", lambda L, mask: (mask.logical_and(~mask), mask.logical_or(mask),
                                      mask.logical_xor(mask.T.T), mask & mask, mask | mask),
          "mask"),
+    case("bitwise int", lambda L, i, k: (i & k, i | 4, i ^ k, ~i, 6 & i, 1 | i, 5 ^ i,
+                                         i.bitwise_and(k), L.bitwise_or(i, k),
+                                         i.bitwise_xor(3), i.bitwise_not()), "i k"),
+    case("bitwise bool", lambda L, mask: (mask ^ mask.flip(0), ~mask, mask & True,
+                                          mask | -1, L.bitwise_and(mask, 2)), "mask"),
 ]
 
 SHAPING = [
@@ -399,3 +404,17 @@ PROMOTION = [
 @pytest.mark.parametrize("c", PROMOTION)
 def test_result_dtypes_of_mixed_arithmetic_match_torch(c):
     check(c)
+
+
+@pytest.mark.parametrize("call", [lambda x: x & 1, lambda x: x | x, lambda x: ~x,
+                                  lambda x: mg.bitwise_xor(mg.tensor([1]), x)])
+def test_bitwise_operators_refuse_floats_by_name(call):
+    with pytest.raises(TypeError, match=r"bitwise_\w+: defined for bool and integer .*float32"):
+        call(mg.tensor([1.5, 2.0]))
+
+
+def test_in_place_bitwise_or_writes_into_the_tensor():
+    x = mg.tensor([1, 2])
+    alias = x
+    x |= 4
+    assert alias is x and x.tolist() == [5, 6]

@@ -10,7 +10,7 @@ import pytest
 
 import minigrad as mg
 from minigrad.backends import threads
-from minigrad.backends.threads import (BUSY, FIRST_BACKOFF, MAX_BACKOFF, WINDOW, Policy,
+from minigrad.backends.threads import (FIRST_BACKOFF, MAX_BACKOFF, RUNNABLE, WINDOW, Policy,
                                        competitors, configured, fitting)
 
 
@@ -31,12 +31,12 @@ class Scheduler:
     def current(self) -> int:
         return self.policy.threads if self.user_threads is None else self.user_threads
 
-    def window(self, waiting: float, busy: float = 1.0, seconds: float = WINDOW) -> float:
-        """One window in which the thread was runnable ``busy`` of the time and waited
-        for a core ``waiting`` of that; returns when the policy wants to look next."""
-        runnable = busy * seconds * 1e9
-        self.waiting += int(waiting * runnable)
-        self.running += int((1 - waiting) * runnable)
+    def window(self, waiting: float, runnable: float = WINDOW, seconds: float = WINDOW) -> float:
+        """``seconds`` in which the thread was runnable for ``runnable`` seconds (asleep
+        the rest) and waited for a core ``waiting`` of that; returns when the policy
+        wants to look next."""
+        self.waiting += int(waiting * runnable * 1e9)
+        self.running += int((1 - waiting) * runnable * 1e9)
         self.now += seconds
         return self.policy.look(self.now)
 
@@ -124,10 +124,14 @@ def test_waiting_even_with_one_thread_postpones_the_probe():
     assert s.applied == [1]          # a back-off of quiet is needed first
 
 
-def test_a_mostly_sleeping_thread_decides_nothing():
+def test_time_asleep_does_not_count_towards_a_decision():
     s = Scheduler()
-    s.window(waiting=0.9, busy=BUSY / 2)
-    assert s.applied == []
+    short = 0.4 * RUNNABLE             # 40 % of the runnable time a decision needs
+    s.window(waiting=1 / 3, runnable=short)
+    s.window(waiting=1 / 3, runnable=short, seconds=60.0)
+    assert s.applied == []             # 80 % so far, over a minute of mostly sleep
+    s.window(waiting=1 / 3, runnable=short)
+    assert s.applied == [1]            # enough: the three pieces decide together
 
 
 def test_a_window_belongs_to_one_thread():

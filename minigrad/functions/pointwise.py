@@ -270,13 +270,23 @@ def sign(input: Any) -> Tensor:
     xp = x._backend.xp
     if x.dtype == bool:
         return Tensor._wrap(x._data.copy(), x._backend)
+    if x.dtype.kind == "c":
+        raise TypeError("sign: not defined for complex numbers; sgn gives z / |z|")
     signs = xp.sign(x._data)
     if x.dtype.kind == "f":
         signs = xp.where(xp.isnan(x._data), 0, signs).astype(x.dtype)
     return Tensor._wrap(signs, x._backend)
 
 
-sgn = sign
+def sgn(input: Any) -> Tensor:
+    """sign, extended to complex numbers as z / |z| (0 at 0)."""
+    x = as_tensor(input)
+    if x.dtype.kind != "c":
+        return sign(x)
+    xp = x._backend.xp
+    size = xp.abs(x._data)
+    return Tensor._wrap(xp.where(size == 0, 0, x._data / xp.where(size == 0, 1, size))
+                        .astype(x.dtype), x._backend)
 
 
 def _checked(op: str, a: Any, b: Any, ndims: tuple, what: str) -> tuple:
@@ -358,7 +368,43 @@ def logical_xor(input: Any, other: Any) -> Tensor:
     return ops.not_equal(as_tensor(input) != 0, as_tensor(other) != 0)
 
 
+def _bitwise(name: str, op: Any) -> Any:
+    """PyTorch's bitwise ``name`` on bool and integer tensors, in their promoted dtype (so
+    ``bool | -1`` is int64 -1); logical for bools, as ``&``, ``|``, ``^`` are in PyTorch."""
+    def apply(input: Any, other: Any) -> Tensor:
+        x = as_tensor(input)
+        y = other if isinstance(other, (bool, int, float, complex)) else as_tensor(other)
+        target = result_type([x._data, getattr(y, "_data", y)])
+        for value in (x, y):
+            kind = value.dtype.kind if isinstance(value, Tensor) else \
+                "b" if isinstance(value, bool) else "i" if isinstance(value, int) else \
+                "f" if isinstance(value, Real) else "c" if isinstance(value, complex) else "?"
+            if kind not in "biu":
+                what = value.dtype if isinstance(value, Tensor) else type(value).__name__
+                raise TypeError(f"{name}: defined for bool and integer tensors only, got {what}")
+        if isinstance(y, Tensor):
+            return op(x.to(target), y.to(target))
+        return op(x.to(target), Tensor._wrap(x._backend.asarray(y, dtype=target), x._backend))
+    apply.__name__ = apply.__qualname__ = name
+    apply.__doc__ = f"Elementwise ``{name}`` of bool or integer tensors (no gradient)."
+    return apply
+
+
+bitwise_and = _bitwise("bitwise_and", ops.bitwise_and)
+bitwise_or = _bitwise("bitwise_or", ops.bitwise_or)
+bitwise_xor = _bitwise("bitwise_xor", ops.bitwise_xor)
+
+
+def bitwise_not(input: Any) -> Tensor:
+    """``~x``: logical not of a bool tensor, two's-complement not of an integer one."""
+    x = as_tensor(input)
+    if x.dtype.kind not in "biu":
+        raise TypeError(f"bitwise_not: defined for bool and integer tensors only, got {x.dtype}")
+    return ops.invert(x)
+
+
 __all__ = [
+    "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not",
     "arccos", "arcsin", "arctan", "cos", "cosh", "erf", "exp", "expm1", "log", "log1p",
     "sigmoid", "sin", "sinh", "sqrt", "tan", "tanh", "add", "sub", "subtract", "mul",
     "multiply", "div", "divide", "true_divide", "floor_divide", "remainder", "reciprocal",

@@ -85,7 +85,10 @@ def squeeze(input: Any, dim: Any = None, *, axis: Any = None) -> Tensor:
     """Drop size-1 dims: all of them, or those of ``dim`` that have size 1 (a named dim of
     another size is left as it is, as in PyTorch)."""
     x = as_tensor(input)
-    dims = check_dims("squeeze", pick("dim", dim, "axis", axis), x.ndim)
+    named = pick("dim", dim, "axis", axis)
+    if isinstance(named, (tuple, list)) and not named:
+        return x  # an empty dim list names nothing to drop (unlike a reduction's)
+    dims = check_dims("squeeze", named, x.ndim)
     drop = {i for i, n in enumerate(x.shape) if n == 1 and (dims is None or i in dims)}
     if not drop:
         return x

@@ -368,6 +368,19 @@ def _logical_not(op: PrimitiveOp) -> str:
     return op.node("Not", [op.input(0, np.bool_)])
 
 
+@lowers("bitwise_and", "bitwise_or", "bitwise_xor", "invert")
+def _bitwise(op: PrimitiveOp) -> str:
+    """&, |, ^, ~: ONNX's logical operators on bools, its Bitwise* (opset 18) on integers."""
+    logical, bitwise = {"bitwise_and": ("And", "BitwiseAnd"), "bitwise_or": ("Or", "BitwiseOr"),
+                        "bitwise_xor": ("Xor", "BitwiseXor"),
+                        "invert": ("Not", "BitwiseNot")}[op.name]
+    if op.dtype == np.bool_:
+        return op.node(logical, [op.input(i, np.bool_) for i in range(len(op.inputs))])
+    if op.graph.opset < 18:
+        op.fail(f"needs opset 18 or later ({bitwise} on {op.dtype} tensors)")
+    return op.node(bitwise, [op.input(i, op.dtype) for i in range(len(op.inputs))])
+
+
 def _floats(op: PrimitiveOp) -> str:
     dtype = op.inputs[0].dtype
     return op.input(0, dtype if dtype.kind == "f" else np.float32)

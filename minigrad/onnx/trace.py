@@ -47,7 +47,8 @@ _ONE_AT_A_TIME = threading.Lock()
 # minigrad.ops.nondifferentiable applies the backend's function of the same name; the
 # factories of minigrad.creation call the last four
 UNRECORDED = ("less", "less_equal", "greater", "greater_equal", "equal", "not_equal",
-              "logical_and", "logical_or", "logical_not", "isfinite", "isnan", "isinf",
+              "logical_and", "logical_or", "logical_not", "bitwise_and", "bitwise_or",
+              "bitwise_xor", "invert", "isfinite", "isnan", "isinf",
               "sign", "floor", "ceil", "round", "argmax", "argmin", "argsort",
               "zeros", "ones", "full", "arange")
 

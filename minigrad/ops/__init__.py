@@ -8,7 +8,8 @@ from .elementwise import (abs, add, astype, clip, copy, divide, erf, exp, log, m
                           multiply, negative, power, relu, sigmoid, sqrt, subtract, tanh, where)
 from .indexing import as_index, getitem, index_add, index_put
 from .linalg import addmm, matmul
-from .nondifferentiable import (argmax, argmin, argsort, ceil, equal, floor, greater,
+from .nondifferentiable import (argmax, argmin, argsort, bitwise_and, bitwise_or, bitwise_xor,
+                                ceil, equal, floor, greater, invert,
                                 greater_equal, isfinite, isinf, isnan, less, less_equal,
                                 logical_and, logical_not, logical_or, not_equal, round, sign)
 from .recurrent import lstm_cell

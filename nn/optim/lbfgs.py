@@ -180,6 +180,9 @@ class LBFGS(Optimizer):
     def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
         """As ``Optimizer.load_state_dict``; the flat history vectors (which do not have
         a parameter's shape) come back as tensors in the parameters' dtype and device."""
+        if not isinstance(state_dict, Mapping):
+            raise TypeError(f"load_state_dict: expected a state dict, got "
+                            f"{type(state_dict).__name__}")
         saved = state_dict.get("state")
         super().load_state_dict({**state_dict, "state": {}} if saved is not None
                                 else state_dict)
@@ -209,7 +212,7 @@ def _dot(a: mg.Tensor, b: mg.Tensor) -> float:
 
 
 def _max_abs(x: mg.Tensor) -> float:
-    return x.abs().max().item()
+    return x.abs().max().item() if x.numel() else 0.0  # no parameters: nothing to move
 
 
 def _cubic_minimum(x1: float, f1: float, g1: float, x2: float, f2: float, g2: float,

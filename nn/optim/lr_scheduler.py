@@ -14,6 +14,7 @@ from collections import Counter
 from bisect import bisect_right
 from typing import Any, Callable, Iterable, Optional, Sequence, Union
 
+from ..module import _checked_init
 from .optimizer import Optimizer
 
 __all__ = ["LRScheduler", "StepLR", "MultiStepLR", "ExponentialLR", "CosineAnnealingLR",
@@ -26,6 +27,13 @@ class LRScheduler(ABC):
     """Base class: remembers each group's ``initial_lr`` (``base_lrs``), counts epochs in
     ``last_epoch`` and applies ``get_lr()`` on every ``step()``. Constructing one takes
     the first step (epoch 0), as in PyTorch."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Every schedule refuses an alien argument up front (see
+        ``Optimizer.__init_subclass__``)."""
+        super().__init_subclass__(**kwargs)
+        if "__init__" in cls.__dict__:
+            cls.__init__ = _checked_init(cls.__dict__["__init__"], own_words=True)
 
     def __init__(self, optimizer: Optimizer, last_epoch: int = -1) -> None:
         if not isinstance(optimizer, Optimizer):
@@ -71,13 +79,18 @@ class LRScheduler(ABC):
         """Move to the next epoch, or jump to ``epoch`` (then the closed form, where the
         schedule has one, gives the learning rates: SequentialLR restarts a schedule
         at epoch 0 this way), and write the learning rates into the optimizer."""
-        if epoch is None:
-            self.last_epoch += 1
-            lrs = self.get_lr()
-        else:
-            self.last_epoch = epoch
-            closed_form = getattr(self, "_get_closed_form_lr", None)
-            lrs = closed_form() if closed_form is not None else self.get_lr()
+        try:
+            if epoch is None:
+                self.last_epoch += 1
+                lrs = self.get_lr()
+            else:
+                self.last_epoch = epoch
+                closed_form = getattr(self, "_get_closed_form_lr", None)
+                lrs = closed_form() if closed_form is not None else self.get_lr()
+        except (ZeroDivisionError, OverflowError) as exc:  # a factor of 0, a power of -1e30
+            raise ValueError(f"{type(self).__name__}: the learning rate at epoch "
+                             f"{self.last_epoch} cannot be computed ({exc}); check the "
+                             "schedule's arguments") from exc
         for group, lr in zip(self.optimizer.param_groups, lrs):
             group["lr"] = lr
         self._last_lr = self._group_lrs()
@@ -717,6 +730,9 @@ class CyclicLR(LRScheduler):
         self.max_lrs = _per_group("max_lr", optimizer, max_lr)
         up = float(step_size_up)
         down = float(step_size_down) if step_size_down is not None else up
+        if not (up >= 0 and down >= 0 and up + down > 0):
+            raise ValueError(f"CyclicLR: step_size_up ({step_size_up}) and step_size_down "
+                             f"({step_size_down}) must be non-negative, not both zero")
         self.total_size = up + down
         self.step_ratio = up / self.total_size
         if mode not in ("triangular", "triangular2", "exp_range") and scale_fn is None:

@@ -6,11 +6,13 @@ frozen parameters, ``no_grad`` and checkpointing live here once.
 from __future__ import annotations
 
 import copy
+import numbers
 from abc import ABC, abstractmethod
 from collections import defaultdict
 from typing import Any, Callable, Iterable, Mapping, Optional, Union
 
 import minigrad as mg
+from ..module import _checked_init
 
 __all__ = ["Optimizer"]
 
@@ -22,6 +24,13 @@ _UNORDERED = ("optimizer parameters need to be organized in ordered collections,
 class Optimizer(ABC):
     """Holds ``param_groups`` (dicts of parameters plus their hyperparameters) and
     ``state`` (per-parameter buffers such as momenta), as ``torch.optim.Optimizer``."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Every optimizer refuses an alien argument (``lr=None``, ``params=3``) up front,
+        naming itself and the argument; its other messages stay PyTorch's, word for word."""
+        super().__init_subclass__(**kwargs)
+        if "__init__" in cls.__dict__:
+            cls.__init__ = _checked_init(cls.__dict__["__init__"], own_words=True)
 
     def __init__(self, params: ParamsT, defaults: dict[str, Any]) -> None:
         if isinstance(params, mg.Tensor):
@@ -66,7 +75,9 @@ class Optimizer(ABC):
             raise ValueError("some parameters appear in more than one parameter group")
         group = {key: value for key, value in param_group.items() if key != "params"}
         for key, value in self.defaults.items():
-            group.setdefault(key, value)
+            given = group.setdefault(key, value)
+            if isinstance(value, float) and not isinstance(given, (numbers.Real, mg.Tensor)):
+                raise TypeError(f"param_group: {key} must be a number, got {given!r}")
         group["params"] = params
         self.param_groups.append(group)
 
@@ -115,6 +126,9 @@ class Optimizer(ABC):
     def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
         """Restore hyperparameters and state saved by ``state_dict`` (ours, or torch's with
         tensors converted to arrays); state tensors move to each parameter's device/dtype."""
+        if not isinstance(state_dict, Mapping):
+            raise TypeError(f"load_state_dict: expected a state dict, got "
+                            f"{type(state_dict).__name__}")
         for key in ("state", "param_groups"):
             if key not in state_dict:
                 raise KeyError(f"optimizer state dict has no {key!r} entry")
