@@ -345,6 +345,45 @@ def test_hook_on_an_intermediate_changes_what_flows_upstream():
     np.testing.assert_array_equal(observer[0], [2.0, 2.0])
 
 
+def _hook_order(lib):
+    """Which hooks fire in what order: a recurrent weight used at three steps, an output
+    weight, and the first step's intermediate (the earliest node of the walk)."""
+    order = []
+    w_in = lib.ones(3, 4, dtype=lib.float64, requires_grad=True)
+    w_rec = lib.full((4, 4), 0.1, dtype=lib.float64, requires_grad=True)
+    w_out = lib.ones(4, 1, dtype=lib.float64, requires_grad=True)
+    for name, t in (("w_in", w_in), ("w_rec", w_rec), ("w_out", w_out)):
+        t.register_hook(lambda g, name=name: order.append((name, round(float(g.sum()), 9))))
+    first = lib.ones(2, 3, dtype=lib.float64) @ w_in
+    first.register_hook(lambda g: order.append(("first", None)))
+    h = first.tanh()
+    for _ in range(2):
+        h = (h @ w_rec).tanh()
+    (h @ w_out).sum().backward()
+    return order
+
+
+def test_leaf_hooks_fire_when_their_gradient_is_complete_as_in_torch():
+    """Not at the end of the walk: w_out's hook comes before the graph's first node is
+    reached, and w_rec's (used at every step) once, on the full sum, as PyTorch does."""
+    torch = pytest.importorskip("torch")
+    ours = _hook_order(mg)
+    assert ours == _hook_order(torch)
+    assert [name for name, _ in ours] == ["w_out", "w_rec", "first", "w_in"]
+
+
+def test_a_leaf_hook_changes_the_gradient_even_when_finished_early():
+    w = leaf([1.0, 2.0])
+    w.register_hook(lambda g: g * 10)
+    a = leaf([3.0, 4.0])
+    ((w * a).sum() * (a * a).sum()).backward()  # w is complete long before a
+    np.testing.assert_allclose(w.grad.numpy(), 10 * 25 * np.array([3.0, 4.0]))
+    np.testing.assert_allclose(a.grad.numpy(), 25 * np.array([1.0, 2.0]) +
+                               11 * 2 * np.array([3.0, 4.0]))
+    grads = mg.autograd.grad((w * a).sum(), [w, a])  # captured, not stored: the hook applies
+    np.testing.assert_allclose(grads[0].numpy(), [30.0, 40.0])
+
+
 def test_retain_grad_keeps_a_non_leaf_gradient():
     x = leaf([1.0, 2.0])
     y = x * 3

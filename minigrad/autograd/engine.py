@@ -154,6 +154,10 @@ def run_backward(outputs: list, grad_outputs: list, retain_graph: bool, create_g
     and to leaf Tensors (accumulated into ``.grad`` at the end). With ``capture`` (a
     list of tensors) the gradients reaching those tensors are returned, keyed by
     ``id`` of the tensor, and no ``.grad`` is touched (``mg.grad``).
+
+    A leaf with hooks is finished (hooks run, ``.grad`` written) as soon as its last
+    contribution arrives, not at the end of the walk, as in PyTorch: distributed data
+    parallel starts averaging a bucket of gradients while the rest of backward runs.
     """
     from .. import ops  # the Tensor namespace rules use when recording (create_graph)
     pending: dict = {}   # id(edge) -> gradient so far (array, Tensor or GradientSum)
@@ -163,6 +167,9 @@ def run_backward(outputs: list, grad_outputs: list, retain_graph: bool, create_g
     if capture is not None:
         captured = {id(t._node if t._node is not None else t): None for t in capture}
     handed_out = set()   # arrays already given to someone: never alias them into .grad
+    hooked: list = []    # leaves with hooks that received a gradient (finished early)
+    to_come: Optional[dict] = None  # id(leaf) -> edges from nodes not yet run
+    finished: set = set()
     heappush, heappop = heapq.heappush, heapq.heappop
     detect = is_anomaly_check_nan_enabled()  # anomaly mode: check gradients for nan/inf
 
@@ -171,6 +178,8 @@ def run_backward(outputs: list, grad_outputs: list, retain_graph: bool, create_g
             heappush(heap, (-edge.seq, edge))
         else:
             leaves.append(edge)
+            if edge._hooks:
+                hooked.append(edge)
 
     def receive(edge: Any, g: Any) -> None:
         key = id(edge)
@@ -204,6 +213,35 @@ def run_backward(outputs: list, grad_outputs: list, retain_graph: bool, create_g
     def collect(edge: Any) -> Any:
         g = pending.pop(id(edge))
         return g.total() if type(g) is GradientSum else g
+
+    def finish(t: Tensor) -> None:
+        """The leaf's gradient is complete: run its hooks, store or capture it."""
+        g = collect(t)
+        if t._hooks:
+            g = _run_hooks(t._hooks, g, t._backend, create_graph)
+        if captured is not None:
+            if id(t) in captured:
+                captured[id(t)] = g
+        else:
+            _accumulate(t, g, create_graph, handed_out)
+        finished.add(id(t))
+
+    def finish_complete_leaves(node: Node) -> None:
+        """After ``node`` ran: finish the hooked leaves no remaining node contributes to."""
+        nonlocal to_come
+        if to_come is None:  # the first hooked leaf: count what is still to come
+            to_come = _leaf_edges_to_come(heap)
+            done = [t for t in hooked if to_come.get(id(t), 0) == 0]
+        else:
+            done = []
+            for e in node.edges:
+                if e is not None and type(e) is not Node and id(e) in to_come:
+                    to_come[id(e)] -= 1
+                    if to_come[id(e)] == 0 and e._hooks:
+                        done.append(e)
+        for t in done:
+            if id(t) in pending:
+                finish(t)
 
     for out, g in zip(outputs, grad_outputs):
         if not out._requires_grad:
@@ -277,21 +315,41 @@ def run_backward(outputs: list, grad_outputs: list, retain_graph: bool, create_g
                 else:
                     pending[key] = pg
                     leaves.append(edge)
+                    if edge._hooks:
+                        hooked.append(edge)
+            if hooked:
+                finish_complete_leaves(node)
             if not retain_graph:
                 node.args = node.saved = node.out = None  # release the saved values
 
         for t in leaves:
-            g = collect(t)
-            if t._hooks:
-                g = _run_hooks(t._hooks, g, t._backend, create_graph)
-            if captured is not None:
-                if id(t) in captured:
-                    captured[id(t)] = g
-            else:
-                _accumulate(t, g, create_graph, handed_out)
+            if id(t) not in finished:
+                finish(t)
     if captured is not None:
         return {id(t): captured[id(t._node if t._node is not None else t)] for t in capture}
     return None
+
+
+def _leaf_edges_to_come(heap: list) -> dict:
+    """For each leaf, how many edges reach it from the nodes on ``heap`` and upstream of
+    them: the contributions it may still receive (iterative, like the walk)."""
+    counts: dict = {}
+    seen: set = set()
+    stack = [node for _, node in heap]
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        for e in node.edges:
+            if e is None:
+                continue
+            if type(e) is Node:
+                if id(e) not in seen:
+                    stack.append(e)
+            else:
+                counts[id(e)] = counts.get(id(e), 0) + 1
+    return counts
 
 
 def _accumulate(t: Tensor, g: Any, create_graph: bool, handed_out: set) -> None:

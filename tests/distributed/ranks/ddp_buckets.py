@@ -34,6 +34,30 @@ loss_of(reference, x, y).backward()
 for name, g in grads(reference).items():
     np.testing.assert_allclose(results[0][name], g, rtol=0, atol=1e-12, err_msg=name)
 
+# -- overlap: the head's buckets are averaging before backward reaches the embedding
+events = []
+all_reduce = dist.all_reduce
+
+
+def recording_all_reduce(tensor, *args, **kwargs):
+    events.append("all_reduce")
+    return all_reduce(tensor, *args, **kwargs)
+
+
+dist.all_reduce = recording_all_reduce
+model = DDP(build(0, "float64"), bucket_cap_mb=1e-9)
+
+
+def note_embedding(module, inputs, out):
+    out.register_hook(lambda g: events.append("embedding"))
+
+
+model.module.embed.register_forward_hook(note_embedding)
+loss_of(model, rows(x, rank, world), rows(y, rank, world)).backward()
+dist.all_reduce = all_reduce
+started_before = events.index("embedding")
+assert started_before >= 3 and events.count("all_reduce") == n_params, events  # head + LSTM
+
 # -- no_sync: two local micro-batches, then a synced one, equal the big-batch gradient
 model = DDP(build(0, "float64"), bucket_cap_mb=0.001)
 reference = build(0, "float64")
