@@ -11,9 +11,9 @@ every rank, whatever order the hooks fire in, because MPI and NCCL need every ra
 to issue collectives in the same order. The last hook waits for all of them and
 writes the averages into ``.grad``.
 
-A leaf's hook fires once per backward, on its summed gradient (minigrad's engine
-runs leaf hooks after the graph walk, when every contribution has arrived), so a
-weight used at every time step is reduced once.
+A leaf's hook fires once per backward, on its summed gradient (the engine runs it
+as soon as no node still to run contributes to the leaf), so a weight used at every
+time step is reduced once, and early buckets average while backward goes on.
 """
 from __future__ import annotations
 
