@@ -52,13 +52,17 @@ manual_seed_all = manual_seed  # one GPU backend: seeding "all" seeds it
 
 
 def synchronize(device: Any = None) -> None:
-    """Wait for the GPU's queued work to finish (for timing); a no-op without a GPU or on
-    a simulated one. ``device`` is accepted for PyTorch's signature: there is one GPU."""
+    """Wait for the GPU's queued work to finish (for timing), and raise what a deferred
+    device check found (an out-of-range index); a no-op without a GPU. On the simulated
+    GPU only the checks are read. ``device`` is accepted for PyTorch's signature: there
+    is one GPU."""
     backend = _gpu_backend()
-    cupy_cuda = getattr(getattr(backend, "xp", None), "cuda", None)  # None on NumPy
+    if backend is None:
+        return
+    cupy_cuda = getattr(backend.xp, "cuda", None)  # None on the simulated GPU
     if cupy_cuda is not None:
         cupy_cuda.runtime.deviceSynchronize()
-        backend.raise_deferred()
+    backend.raise_deferred()
 
 
 def sync_counter(strict: bool = False) -> SyncCounter:

@@ -311,3 +311,12 @@ def test_simulated_memory_is_exported_as_host_memory():
     np.testing.assert_array_equal(np.from_dlpack(t), [0.0, 1.0, 2.0])
     assert not hasattr(t, "__cuda_array_interface__")
     assert not hasattr(mg.ones(1, device="cpu"), "__cuda_array_interface__")
+
+
+def test_synchronize_reports_a_deferred_index_check():
+    with mg.use_backend("simgpu"):
+        emb = nn.Embedding(5, 2)
+        emb(mg.tensor([9]))
+        with pytest.raises(IndexError, match="index 9 is out of range"):
+            mg.cuda.synchronize()
+        mg.cuda.synchronize()  # reported once

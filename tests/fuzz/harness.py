@@ -81,10 +81,16 @@ def outcome(fn: Callable, args: Sequence = (), kwargs: Optional[dict] = None) ->
         warnings.simplefilter("ignore")
         try:
             with time_limit():
-                return "ok", fn(*args, **(kwargs or {}))
+                result = fn(*args, **(kwargs or {}))
+                mg.cuda.synchronize()  # on a GPU, a deferred index check raises here
+                return "ok", result
         except Hang:
             raise
         except Exception as exc:  # noqa: BLE001  (judged by check_error)
+            try:  # a device check queued before another error: the first error is the answer
+                mg.cuda.synchronize()
+            except Exception:  # noqa: BLE001
+                pass
             return "error", exc
 
 
