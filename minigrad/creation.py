@@ -177,17 +177,20 @@ def arange(start: Any = 0, end: Any = None, step: Any = 1, *, dtype: Any = None,
         start, end = 0, start
     start, end, step = (_scalar(v, name) for v, name in
                         ((start, "start"), (end, "end"), (step, "step")))
+    for value, name in ((start, "start"), (end, "end"), (step, "step")):
+        if not isinstance(value, (numbers.Real, numpy.bool_)):
+            raise TypeError(f"arange() {name} must be a real number, got {value!r}")
     if dtype is None:
         integral = all(isinstance(v, numbers.Integral) for v in (start, end, step))
         dtype = INT64 if integral else get_default_dtype()
     dtype = _numeric(dtype)
+    if (end - start) * step < 0:  # as PyTorch: the given values, before any truncation
+        raise ValueError(f"arange() bounds and step disagree in sign: start={start}, "
+                         f"end={end}, step={step}")
     if dtype.kind in "iu":  # as PyTorch: bounds and step truncated to integers first
         start, end, step = (int(v) for v in (start, end, step))
     if step == 0:
         raise ValueError("arange() step must be nonzero")
-    if (end - start) * step < 0:
-        raise ValueError(f"arange() bounds and step disagree in sign: start={start}, "
-                         f"end={end}, step={step}")
     count = math.ceil((end - start) / step) if math.isfinite((end - start) / step) else math.inf
     if count > 2 ** 48:  # NumPy's own length arithmetic overflows near int64's limits
         raise ValueError(f"arange() would make {count} elements: start={start}, end={end}, "
@@ -195,28 +198,48 @@ def arange(start: Any = 0, end: Any = None, step: Any = 1, *, dtype: Any = None,
     b = _backend(device)
     if dtype.kind in "iu":
         array = b.arange(start, end, step, dtype=dtype)
-    else:  # NumPy would step in the target dtype, accumulating float32 rounding
-        array = _cast_like_torch(b.arange(start, end, step, dtype=numpy.float64), dtype)
+    else:  # NumPy would step in the target dtype, accumulating float32 rounding; and its
+        # length for an infinite step is 1, PyTorch's ceil((end - start) / step) is 0
+        array = _cast_like_torch(b.arange(start, end, step, dtype=numpy.float64)[:count], dtype)
     return _make(array, b, requires_grad)
+
+
+def _spaced_dtype(op: str, start: Any, end: Any, dtype: Any) -> numpy.dtype:
+    """The default float dtype, or the default complex one for a complex bound; a complex
+    bound into a real ``dtype`` is refused, as PyTorch refuses that unsafe cast."""
+    bounds_complex = any(isinstance(v, complex) or isinstance(v, numpy.complexfloating)
+                         for v in (start, end))
+    if dtype is None:
+        return default_complex_dtype() if bounds_complex else get_default_dtype()
+    dtype = _numeric(dtype)
+    if bounds_complex and dtype.kind != "c":
+        raise RuntimeError(f"{op}(): a complex start or end can't be cast to dtype {dtype}, "
+                           f"got start={start!r}, end={end!r}")
+    return dtype
 
 
 def linspace(start: Any, end: Any, steps: int, *, dtype: Any = None, device: Device = None,
              requires_grad: bool = False) -> Tensor:
     """``steps`` evenly spaced values from ``start`` to ``end``, both included."""
     b = _backend(device)
-    values = b.linspace(_scalar(start, "start"), _scalar(end, "end"), _count(steps, "steps"),
-                        dtype=numpy.float64)
-    return _make(_cast_like_torch(values, _float_dtype(dtype)), b, requires_grad)
+    start, end = _scalar(start, "start"), _scalar(end, "end")
+    dtype = _spaced_dtype("linspace", start, end, dtype)
+    values = b.linspace(start, end, _count(steps, "steps"),
+                        dtype=numpy.complex128 if dtype.kind == "c" else numpy.float64)
+    return _make(_cast_like_torch(values, dtype), b, requires_grad)
 
 
 def logspace(start: Any, end: Any, steps: int, base: float = 10.0, *, dtype: Any = None,
              device: Device = None, requires_grad: bool = False) -> Tensor:
-    """``base ** linspace(start, end, steps)``."""
+    """``base ** linspace(start, end, steps)``; the base is a real number, as in PyTorch."""
     b = _backend(device)
-    values = b.xp.logspace(_scalar(start, "start"), _scalar(end, "end"),
-                           _count(steps, "steps"), base=_scalar(base, "base"),
-                           dtype=numpy.float64)
-    return _make(_cast_like_torch(values, _float_dtype(dtype)), b, requires_grad)
+    start, end, base = _scalar(start, "start"), _scalar(end, "end"), _scalar(base, "base")
+    if not isinstance(base, (numbers.Real, numpy.bool_)):
+        raise TypeError(f"logspace() base must be a real number, got {base!r}")
+    dtype = _spaced_dtype("logspace", start, end, dtype)
+    values = b.xp.logspace(start, end, _count(steps, "steps"), base=base,
+                           dtype=numpy.complex128 if dtype.kind == "c" else numpy.float64)
+    return _make(_cast_like_torch(values, dtype), b, requires_grad)
 
 
 # -- from existing data ------------------------------------------------------------------

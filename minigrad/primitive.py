@@ -154,10 +154,17 @@ class AccumulateGrad:
 
 
 @lru_cache(maxsize=4096)
+def _cached_constant(value: float, dtype: Any, backend: Any) -> Any:
+    return backend.asarray(value, dtype=dtype)
+
+
 def _constant(value: float, dtype: Any, backend: Any) -> Any:
     """A Python float as a 0-d array of the tensor's dtype: float32 stays float32 under
-    any NumPy promotion rules, and NumPy multiplies by a 0-d array twice as fast."""
-    return backend.asarray(value, dtype=dtype)
+    any NumPy promotion rules, and NumPy multiplies by a 0-d array twice as fast. Zeros
+    are not cached: 0.0 == -0.0 would share one entry, and 1 / -0.0 is -inf."""
+    if value == 0.0:
+        return backend.asarray(value, dtype=dtype)
+    return _cached_constant(value, dtype, backend)
 
 
 class Primitive:

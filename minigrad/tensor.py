@@ -278,6 +278,7 @@ class Tensor:
         result, and the gradient flows to ``value`` at ``index`` and to ``t`` elsewhere."""
         self._check_inplace()
         index = ops.as_index(index)
+        check_masks(tuple(self._data.shape), index, "index_put")
         if grad_mode._mode.enabled and (self._requires_grad or (
                 isinstance(value, Tensor) and value._requires_grad)):
             from .tensor_methods import _write_result
@@ -358,7 +359,9 @@ class Tensor:
     __hash__ = object.__hash__
 
     def __getitem__(self, index: Any) -> "Tensor":
-        return ops.getitem(self, index=ops.as_index(index))
+        index = ops.as_index(index)
+        check_masks(tuple(self._data.shape), index, "index")
+        return ops.getitem(self, index=index)
 
 
 def tensor(data: Any, dtype: Any = None, requires_grad: bool = False,
@@ -399,6 +402,7 @@ def tensor(data: Any, dtype: Any = None, requires_grad: bool = False,
 
 
 from . import autograd, ops, primitive  # noqa: E402  (all need Tensor defined first)
+from .ops.indexing import check_masks  # noqa: E402
 from . import pickling  # noqa: E402  (pickle / copy support, written against Tensor)
 
 Tensor.__reduce_ex__ = pickling.reduce_tensor  # type: ignore[method-assign]

@@ -127,7 +127,8 @@ def size(self: Tensor, dim: Any = None) -> Any:
 
 def to(self: Tensor, *args: Any, **kwargs: Any) -> Tensor:
     """``to(device)``, ``to(dtype)``, ``to(device, dtype)``, ``to(other)``, or keywords
-    ``device=`` / ``dtype=`` (``non_blocking`` and ``copy`` are accepted)."""
+    ``device=`` / ``dtype=`` (``non_blocking`` and ``copy`` are accepted). A number as
+    ``other`` is a 0-d tensor, as PyTorch wraps it: ``to(1.5)`` is ``to(float64)``."""
     device, dtype = kwargs.pop("device", None), kwargs.pop("dtype", None)
     copy = kwargs.pop("copy", False)
     kwargs.pop("non_blocking", None)
@@ -139,6 +140,9 @@ def to(self: Tensor, *args: Any, **kwargs: Any) -> Tensor:
             device, dtype = arg._backend, arg.dtype
         elif _is_device(arg):
             device = arg
+        elif isinstance(arg, (bool, float, complex)):  # PyTorch: a number is a 0-d other
+            dtype = "bool" if isinstance(arg, bool) else \
+                "float64" if isinstance(arg, float) else "complex128"
         elif arg is not None:
             dtype = arg
     if dtype is not None and as_dtype(dtype).kind not in "biufc":
@@ -283,6 +287,10 @@ def _uniform(b: Any, shape: tuple, dtype: Any, a: float = 0.0, b_: float = 1.0,
     low, high = _number("uniform_", "from", low), _number("uniform_", "to", high)
     if not (math.isfinite(low) and math.isfinite(high) and low <= high):
         raise ValueError(f"uniform_: needs finite from <= to, got from={low}, to={high}")
+    largest = float(numpy.finfo(dtype).max)  # PyTorch's bounds: the draws must fit dtype
+    if max(abs(low), abs(high)) > largest or high - low > largest:
+        raise ValueError(f"uniform_: from={low} and to={high} (and to - from) must be within "
+                         f"{dtype}'s range, up to {largest:g}")
     return b.random(shape, dtype) * (high - low) + low
 
 
@@ -375,8 +383,12 @@ def bind_methods() -> None:
     # errors of the core methods name them too (NumPy's, from indexing, included)
     Tensor.__setitem__ = reported(Tensor.__setitem__, "index")
     Tensor.__int__ = reported(Tensor.__int__, "item")
-    Tensor.__eq__ = _compare_with_objects(Tensor.__eq__)
-    Tensor.__ne__ = _compare_with_objects(Tensor.__ne__)
+    Tensor.__eq__ = _compare_with_objects(functions.eq)
+    Tensor.__ne__ = _compare_with_objects(functions.ne)
+    Tensor.__lt__, Tensor.__le__ = functions.lt, functions.le
+    Tensor.__gt__, Tensor.__ge__ = functions.gt, functions.ge
+    Tensor.__pow__ = functions.pow
+    Tensor.__rpow__ = _swapped(functions.pow)
     Tensor.astype = reported(Tensor.astype, "dtype")
     Tensor.__iadd__ = Tensor.add_
     Tensor.__isub__ = Tensor.sub_

@@ -165,6 +165,8 @@ def _pair(value: IntPair, name: str) -> tuple:
         tuple(value) if isinstance(value, (tuple, list)) else ()
     if len(pair) != 2 or not all(isinstance(v, int) for v in pair):
         raise ValueError(f"{name} must be an int or a pair of ints, got {value!r}")
+    if not all(-2 ** 63 <= v < 2 ** 63 for v in pair):  # PyTorch: "Overflow when unpacking"
+        raise ValueError(f"{name} must fit in int64, got {value!r}")
     return pair
 
 
@@ -441,6 +443,11 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Any,
     ever overflows: finite for logits of any size."""
     name = "binary_cross_entropy_with_logits"
     target = _as_tensor(target, input)
+    for other in (target, weight, pos_weight):
+        if isinstance(other, Tensor) and other.device != input.device:
+            raise RuntimeError(f"Expected all tensors to be on the same device, but found at "
+                               f"least two devices, {input.device} and {other.device}! (when "
+                               f"checking arguments for {name})")
     if tuple(input.shape) != tuple(target.shape):
         raise ValueError(f"{name}: input shape {tuple(input.shape)} and target shape "
                          f"{tuple(target.shape)} differ")
@@ -595,6 +602,12 @@ def batch_norm(input: Tensor, running_mean: Optional[Tensor], running_var: Optio
     if input.ndim < 2:
         raise ValueError(f"batch_norm: expected an input of shape (N, C, ...), got shape "
                          f"{tuple(input.shape)}")
+    if not isinstance(eps, (int, float)):
+        raise TypeError(f"batch_norm: eps must be a number, got {eps!r}")
+    if training and eps <= 0:  # PyTorch's checks (a NaN eps passes both, as there)
+        raise ValueError(f"batch_norm: eps must be positive during training, but got {eps}")
+    if eps < 0:
+        raise ValueError(f"batch_norm: eps must be non-negative, but got {eps}")
     channels = input.shape[1]
     for name, t in (("running_mean", running_mean), ("running_var", running_var),
                     ("weight", weight), ("bias", bias)):
@@ -831,10 +844,15 @@ def conv_transpose2d(input: Tensor, weight: Tensor, bias: Optional[Tensor] = Non
 # adaptive pooling: PyTorch's windows [floor(i·n/out), ceil((i+1)·n/out)) ------------------
 
 def _adaptive_sizes(name: str, spatial: tuple, output_size: Any) -> tuple:
-    sizes = (output_size,) * len(spatial) if isinstance(output_size, int) or \
-        output_size is None else tuple(output_size) \
-        if isinstance(output_size, (tuple, list)) else ()
-    if len(sizes) != len(spatial) or not all(s is None or isinstance(s, int) for s in sizes):
+    """The output size per pooled dim; None (keep that dim's size) only inside a tuple of
+    several, as PyTorch takes it (``(None, 3)``, never a bare None nor a 1-d None), and
+    no bools (PyTorch refuses ``True`` as a size here)."""
+    sizes = (output_size,) * len(spatial) if isinstance(output_size, int) else \
+        tuple(output_size) if isinstance(output_size, (tuple, list)) else ()
+    keep_ok = len(spatial) > 1
+    if len(sizes) != len(spatial) or not all(
+            s is None and keep_ok or isinstance(s, int) and not isinstance(s, bool)
+            for s in sizes):
         raise ValueError(f"{name}: output_size must be an int or a tuple of {len(spatial)}, "
                          f"got {output_size!r}")
     if 0 in spatial:

@@ -31,10 +31,18 @@ class _Loss(Module):
         return f"reduction={self.reduction!r}" if self.reduction != "mean" else ""
 
 
-def _optional_tensor(value: Any) -> Optional[mg.Tensor]:
+def _optional_tensor(value: Any, name: str) -> Optional[mg.Tensor]:
+    """A loss's ``name`` (weight, pos_weight) as a tensor, numbers and lists made one;
+    anything else (text, objects) refused by name, not kept as a tensor of strings."""
     if value is None or isinstance(value, mg.Tensor):
         return value
-    return mg.tensor(value)
+    try:
+        out = mg.tensor(value)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be a tensor of numbers, got {value!r}") from exc
+    if out.dtype.kind not in "biufc":
+        raise TypeError(f"{name} must be a tensor of numbers, got {value!r}")
+    return out
 
 
 class CrossEntropyLoss(_Loss):
@@ -43,7 +51,7 @@ class CrossEntropyLoss(_Loss):
     def __init__(self, weight: Any = None, *, ignore_index: int = -100,
                  reduction: str = "mean", label_smoothing: float = 0.0) -> None:
         super().__init__(reduction)
-        self.register_buffer("weight", _optional_tensor(weight))
+        self.register_buffer("weight", _optional_tensor(weight, "weight"))
         self.ignore_index = ignore_index
         self.label_smoothing = label_smoothing
 
@@ -58,7 +66,7 @@ class NLLLoss(_Loss):
     def __init__(self, weight: Any = None, *, ignore_index: int = -100,
                  reduction: str = "mean") -> None:
         super().__init__(reduction)
-        self.register_buffer("weight", _optional_tensor(weight))
+        self.register_buffer("weight", _optional_tensor(weight, "weight"))
         self.ignore_index = ignore_index
 
     def forward(self, input: mg.Tensor, target: Any) -> mg.Tensor:
@@ -82,8 +90,8 @@ class BCEWithLogitsLoss(_Loss):
     def __init__(self, weight: Any = None, reduction: str = "mean",
                  pos_weight: Any = None) -> None:
         super().__init__(reduction)
-        self.register_buffer("weight", _optional_tensor(weight))
-        self.register_buffer("pos_weight", _optional_tensor(pos_weight))
+        self.register_buffer("weight", _optional_tensor(weight, "weight"))
+        self.register_buffer("pos_weight", _optional_tensor(pos_weight, "pos_weight"))
 
     def forward(self, input: mg.Tensor, target: Any) -> mg.Tensor:
         return F.binary_cross_entropy_with_logits(input, target, self.weight,

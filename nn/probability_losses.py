@@ -72,7 +72,7 @@ class BCELoss(_Loss):
 
     def __init__(self, weight: Any = None, reduction: str = "mean") -> None:
         super().__init__(reduction)
-        self.register_buffer("weight", _optional_tensor(weight))
+        self.register_buffer("weight", _optional_tensor(weight, "weight"))
 
     def forward(self, input: mg.Tensor, target: Any) -> mg.Tensor:
         return binary_cross_entropy(input, target, self.weight, reduction=self.reduction)

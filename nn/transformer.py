@@ -56,7 +56,13 @@ def _activation_fn(activation: Activation) -> Callable[[mg.Tensor], mg.Tensor]:
 
 def _clones(module: Module, n: int) -> ModuleList:
     """n independent deep copies: every layer of a stack starts from the same weights,
-    as in PyTorch (re-initialise them if that matters)."""
+    as in PyTorch (re-initialise them if that matters). ``n`` must be positive (PyTorch's
+    stacks read their first layer when they run) and fit in int64 (the copies would never
+    end)."""
+    if n < 1:
+        raise ValueError(f"num_layers must be positive, got {n}")
+    if n >= 2 ** 63:
+        raise ValueError(f"num_layers must fit in int64, got {n}")
     return ModuleList([copy.deepcopy(module) for _ in range(n)])
 
 
@@ -282,6 +288,10 @@ class Transformer(Module):
         """src (S, N, E), tgt (T, N, E) (batch first with batch_first; unbatched (S, E),
         (T, E)) -> (T, N, E). Masks: src_mask (S, S), tgt_mask (T, T), memory_mask (T, S)
         (or N·nhead of each), key padding masks (N, S), (N, T), (N, S)."""
+        if src.ndim not in (2, 3) or tgt.ndim not in (2, 3):
+            raise RuntimeError(f"Transformer: src and tgt must be 2-d (unbatched) or 3-d "
+                               f"(batched), got shapes {tuple(src.shape)} and "
+                               f"{tuple(tgt.shape)}")
         batch_axis = 0 if self.batch_first else 1
         if src.ndim == 3 and (tgt.ndim != 3 or src.shape[batch_axis] != tgt.shape[batch_axis]):
             raise RuntimeError(f"the batch number of src and tgt must be equal: src "

@@ -327,3 +327,65 @@ def test_lenet_learns_noisy_digit_prototypes():
     accuracy = (model(x).argmax(axis=1).numpy() == labels).mean()
     assert np.mean(losses[-8:]) < 0.25 * np.mean(losses[:8])
     assert accuracy > 0.9
+
+
+# -- found by the fuzz suite (tests/fuzz) -------------------------------------------------------
+
+@pytest.mark.parametrize("make, size", [
+    (nn.AdaptiveMaxPool1d, None), (nn.AdaptiveAvgPool1d, None), (nn.AdaptiveMaxPool1d, (None,)),
+    (nn.AdaptiveAvgPool1d, True), (nn.AdaptiveAvgPool2d, None), (nn.AdaptiveMaxPool2d, (1, True)),
+])
+def test_adaptive_pooling_refuses_a_bare_none_and_bools_as_output_size(make, size):
+    with pytest.raises(ValueError, match=r"adaptive_(max|avg)_pool[12]d: output_size must be an "
+                                         r"int or a tuple of [12], got"):
+        make(size)(mg.zeros(1, 2, 3))
+
+
+def test_adaptive_pooling_keeps_a_dim_for_none_inside_a_pair():
+    x = np.arange(12.0).reshape(1, 3, 4)
+    check_against_torch(nn.AdaptiveMaxPool2d((None, 2)), torch.nn.AdaptiveMaxPool2d((None, 2)),
+                        x)
+
+
+@pytest.mark.parametrize("train, match", [
+    (True, "batch_norm: eps must be positive during training, but got -1"),
+    (False, "batch_norm: eps must be non-negative, but got -1")])
+def test_batch_norm_refuses_a_negative_eps_as_pytorch(train, match):
+    layer = nn.BatchNorm2d(2, eps=-1).train(train)
+    with pytest.raises(ValueError, match=match):
+        layer(mg.zeros(2, 2, 2, 2))
+    with pytest.raises(ValueError, match="eps must be"):
+        torch.nn.BatchNorm2d(2, eps=-1).train(train)(torch.zeros(2, 2, 2, 2))
+
+
+def test_batch_norm_takes_a_zero_eps_in_evaluation():
+    check_against_torch(nn.BatchNorm2d(2, eps=0).eval(), torch.nn.BatchNorm2d(2, eps=0).eval(),
+                        np.arange(16.0).reshape(2, 2, 2, 2))
+
+
+@pytest.mark.parametrize("make", [
+    lambda: nn.MaxPool2d(1, stride=2 ** 63), lambda: nn.MaxPool2d((1, 2 ** 63)),
+    lambda: nn.MaxPool1d(1, stride=2 ** 63), lambda: nn.AvgPool2d(1, padding=-2 ** 63 - 1)])
+def test_pooling_sizes_beyond_int64_are_refused(make):
+    with pytest.raises(ValueError, match=r"(stride|kernel_size|padding) must fit in int64"):
+        make()(mg.zeros(1, 1, 1))
+
+
+@pytest.mark.parametrize("src, tgt", [((3,), (3,)), ((), (2, 3)), ((2, 1, 1, 3), (2, 1, 1, 3))])
+def test_transformer_needs_2d_or_3d_src_and_tgt(src, tgt):
+    model = nn.Transformer(3, 1, 1, 1, 4)
+    with pytest.raises(RuntimeError, match=r"Transformer: src and tgt must be 2-d \(unbatched\) "
+                                           r"or 3-d \(batched\), got shapes"):
+        model(mg.zeros(*src), mg.zeros(*tgt))
+
+
+@pytest.mark.parametrize("layers, match", [(0, "must be positive, got 0"),
+                                           (-1, "must be positive, got -1"),
+                                           (2 ** 63, "must fit in int64")])
+def test_transformer_stacks_need_a_sane_number_of_layers(layers, match):
+    """PyTorch builds a stack of 0 layers but fails when it runs (it reads layers[0]);
+    2**63 layers would never finish copying."""
+    with pytest.raises(ValueError, match="Transformer: TransformerEncoder: num_layers " + match):
+        nn.Transformer(2, 1, layers, 1, 4)
+    with pytest.raises(ValueError, match="TransformerDecoder: num_layers " + match):
+        nn.TransformerDecoder(nn.TransformerDecoderLayer(2, 1, 4), layers)

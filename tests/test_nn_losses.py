@@ -229,3 +229,25 @@ def test_losses_gradgradcheck():
                                                       label_smoothing=0.2), [x])
     y = mg.tensor(rng.uniform(0, 1, (2, 3)))
     assert mg.gradgradcheck(lambda a: F.binary_cross_entropy_with_logits(a, y), [x])
+
+
+def test_a_loss_weight_that_is_not_numbers_is_refused_by_name():
+    with pytest.raises(TypeError, match="BCEWithLogitsLoss: pos_weight must be a tensor of "
+                                        "numbers, got 'x'"):
+        nn.BCEWithLogitsLoss(pos_weight="x")
+    with pytest.raises(TypeError, match="BCELoss: weight must be a tensor of numbers"):
+        nn.BCELoss(weight=[1, "a"])
+    loss = nn.BCEWithLogitsLoss(pos_weight=[2.0])  # numbers are made a tensor
+    compare(lambda x: loss(x, mg.tensor([1.0, 0.0], dtype=mg.float64)),
+            lambda x: TF.binary_cross_entropy_with_logits(
+                x, torch.tensor([1.0, 0.0], dtype=torch.float64),
+                pos_weight=torch.tensor([2.0], dtype=torch.float64)), [0.3, -1.2])
+
+
+def test_bce_with_logits_names_itself_for_a_weight_on_another_device():
+    mg.register_backend("losscuda", lambda: mg.backends.ArrayBackend("losscuda", "losscuda",
+                                                                     np))
+    weight = mg.ones(2, device="losscuda")
+    with pytest.raises(RuntimeError, match=r"two devices, cpu and losscuda! \(when checking "
+                                           r"arguments for binary_cross_entropy_with_logits\)"):
+        nn.BCEWithLogitsLoss(weight=weight)(mg.zeros(2), mg.zeros(2))

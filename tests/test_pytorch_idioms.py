@@ -490,3 +490,198 @@ def test_a_float_index_is_a_type_error_naming_the_dtype(call, op):
 def test_other_wrong_types_name_what_is_wrong(call, match):
     with pytest.raises(TypeError, match=match):
         call(mg.tensor(X23))
+
+
+# -- found by the fuzz suite (tests/fuzz): PyTorch's answer, or an error naming the problem ---
+
+def _same(ours, theirs):
+    """Equal dtype (by name), shape and values (NaN equals NaN)."""
+    theirs = theirs.detach().numpy()
+    assert ours.dtype.name == theirs.dtype.name
+    np.testing.assert_allclose(ours.numpy(), theirs, equal_nan=True)
+
+
+@pytest.mark.parametrize("call", [
+    lambda L: L.tensor(0, dtype=L.int32).__rxor__(-1),       # the number keeps int32
+    lambda L: -1 ^ L.tensor([0, 5], dtype=L.int32),
+    lambda L: L.tensor([7], dtype=L.uint8) & -1,             # -1 wraps to 255
+    lambda L: L.tensor([255], dtype=L.uint8) & 300,          # 300 wraps to 44
+    lambda L: L.tensor([True, False]) | 2,
+], ids=["rxor int32", "xor int32", "uint8 & -1", "uint8 & 300", "bool | 2"])
+def test_bitwise_ops_keep_the_tensors_dtype_against_a_python_number(call):
+    _same(call(mg), call(torch))
+
+
+def test_bitwise_op_with_an_int_beyond_int64_is_refused():
+    with pytest.raises(RuntimeError, match="bitwise_xor: Python int too large"):
+        mg.tensor(0) ^ 2 ** 63
+
+
+@pytest.mark.parametrize("call", [
+    lambda L, a, b: L.less_equal(a, b), lambda L, a, b: a <= b, lambda L, a, b: a.eq(b),
+    lambda L, a, b: a > b,
+], ids=["less_equal", "<=", "eq", ">"])
+def test_comparisons_compute_in_the_promoted_dtype(call):
+    """float32 against a 0-d float64 tensor compares float32 values (1e30 rounds alike)."""
+    values, scalar = np.array([1.0, 1e30], dtype=np.float32), np.float64(1e30)
+    _same(call(mg, mg.tensor(values), mg.tensor(scalar)),
+          call(torch, torch.tensor(values), torch.tensor(scalar)))
+
+
+def test_isin_tests_in_the_promoted_dtype():
+    """A 0-d int64 element against int32 test elements is cast to int32 first."""
+    _same(mg.isin(mg.tensor(-2 ** 63), mg.zeros(2, dtype=mg.int32)),
+          torch.isin(torch.tensor(-2 ** 63), torch.zeros(2, dtype=torch.int32)))
+    _same(mg.isin(mg.tensor([1.5, 2.0]), mg.tensor([2])),
+          torch.isin(torch.tensor([1.5, 2.0]), torch.tensor([2])))
+    values = np.array([1e30, 0.0])  # a number is cast to the tensor's dtype, not float32
+    _same(mg.isin(mg.tensor(values), 1e30), torch.isin(torch.tensor(values), 1e30))
+
+
+@pytest.mark.parametrize("index", [[0], 0, [0, 0]])
+def test_gather_from_a_0d_tensor(index):
+    _same(mg.gather(mg.tensor(2.0), -1, mg.tensor(index)),
+          torch.gather(torch.tensor(2.0), -1, torch.tensor(index)))
+
+
+def test_arange_with_an_infinite_step_is_empty():
+    _same(mg.arange(1.0, 0, -math.inf), torch.arange(1.0, 0, -math.inf))
+
+
+@pytest.mark.parametrize("call", [
+    lambda L: L.pow(L.tensor([False, True]), True), lambda L: L.pow(L.tensor(False), False),
+    lambda L: L.tensor([False, True]) ** True, lambda L: L.pow(L.tensor([False, True]), 2),
+], ids=["pow True", "pow False 0-d", "**", "pow 2"])
+def test_pow_of_bools_has_pytorchs_dtype(call):
+    _same(call(mg), call(torch))
+
+
+@pytest.mark.parametrize("call", [
+    lambda L: L.linspace(1j, 2, 3), lambda L: L.linspace(1j, 0, 1),
+    lambda L: L.linspace(0, 1 + 1j, 4, dtype=L.complex128), lambda L: L.logspace(1j, 2, 3),
+    lambda L: L.linspace(1.0, 2, 3, dtype=L.complex64), lambda L: L.arange(0.5, 3.7,
+                                                                          dtype=L.int64),
+], ids=["linspace complex", "linspace one step", "linspace complex128", "logspace complex",
+        "linspace into complex", "arange truncated"])
+def test_ranges_with_complex_or_truncated_bounds_match_torch(call):
+    _same(call(mg), call(torch))
+
+
+@pytest.mark.parametrize("call, error, match", [
+    (lambda: mg.linspace(1.5, 1j, 0, dtype=mg.float32), RuntimeError,
+     r"linspace\(\): a complex start or end can't be cast to dtype float32"),
+    (lambda: mg.logspace(0, 1j, 2, dtype=mg.float64), RuntimeError,
+     r"logspace\(\): a complex start or end can't be cast to dtype float64"),
+    (lambda: mg.logspace(0, 1, 2, base=1j), TypeError,
+     r"logspace\(\) base must be a real number"),
+    (lambda: mg.arange(1j), TypeError, r"arange\(\) end must be a real number, got 1j"),
+    (lambda: mg.arange(-0.5, dtype=mg.int64), ValueError,
+     r"arange\(\) bounds and step disagree in sign"),
+])
+def test_ranges_refuse_what_pytorch_refuses(call, error, match):
+    with pytest.raises(error, match=match):
+        call()
+
+
+@pytest.mark.parametrize("call", [
+    lambda L: L.tensor([[3.0, 1.0], [0.0, 2.0]]).min(L.tensor(1), False),
+    lambda L: L.max(L.tensor([[3.0, 1.0], [0.0, 2.0]]), L.tensor(0), True),
+    lambda L: L.tensor(0.0).min(L.tensor(0), False),
+], ids=["min method", "max keepdim", "0-d"])
+def test_max_min_take_a_0d_integer_tensor_with_keepdim_as_the_dim(call):
+    ours, theirs = call(mg), call(torch)
+    assert type(ours).__name__ == type(theirs).__name__
+    _same(ours.values, theirs.values)
+    _same(ours.indices, theirs.indices)
+
+
+def test_max_of_two_tensors_without_keepdim_stays_elementwise():
+    _same(mg.tensor([[3.0, 1.0]]).max(mg.tensor(2.0)), torch.tensor([[3.0, 1.0]]).max(
+        torch.tensor(2.0)))
+
+
+def test_repeat_interleave_checks_a_one_element_repeats_tensor_only_where_it_is_spread():
+    _same(mg.repeat_interleave(mg.tensor([], dtype=mg.int64), mg.tensor(-1)),
+          torch.repeat_interleave(torch.tensor([], dtype=torch.int64), torch.tensor(-1)))
+    with pytest.raises(ValueError, match="repeat_interleave: repeats must be non-negative"):
+        mg.repeat_interleave(mg.tensor([1, 2]), mg.tensor(-1))
+    with pytest.raises(ValueError, match="repeat_interleave: repeats must be non-negative"):
+        mg.repeat_interleave(mg.tensor([], dtype=mg.int64), -1)  # an int is always checked
+
+
+@pytest.mark.parametrize("index, shape", [
+    (lambda L: L.zeros(0, dtype=L.bool), (1,)), (lambda L: L.zeros(0, dtype=L.bool), (2, 3)),
+    (lambda L: (slice(None), L.zeros(2, dtype=L.bool)), (2, 3)),
+    (lambda L: L.zeros(2, 2, dtype=L.bool), (2, 3)),
+], ids=["empty mask", "empty mask 2-d", "second dim", "2-d mask"])
+def test_a_mask_of_the_wrong_shape_is_an_index_error(index, shape):
+    with pytest.raises(IndexError, match=r"index: the shape of the mask \[\d(, \d)*\] at index "
+                                         r"\d does not match the shape of the indexed tensor"):
+        mg.zeros(*shape)[index(mg)]
+    with pytest.raises(IndexError, match="does not match the shape of the indexed tensor"):
+        torch.zeros(*shape)[index(torch)]
+    with pytest.raises(IndexError, match=r"index_put: the shape of the mask"):
+        mg.zeros(*shape)[index(mg)] = 1.0
+
+
+def test_masks_of_the_right_shape_still_select():
+    x = np.arange(6.0).reshape(2, 3)
+    mask = np.array([[True, False, True], [False, False, True]])
+    _same(mg.tensor(x)[mg.tensor(mask)], torch.tensor(x)[torch.tensor(mask)])
+    _same(mg.tensor(x)[..., mg.tensor(mask[0])], torch.tensor(x)[..., torch.tensor(mask[0])])
+
+
+def test_a_uint8_index_is_refused_as_an_ambiguous_mask():
+    with pytest.raises(TypeError, match="index: a uint8 index is a mask to PyTorch .* the mask "
+                                        "must be a bool tensor"):
+        mg.zeros(2, 3)[mg.tensor([0, 1], dtype=mg.uint8)]
+
+
+def test_index_add_needs_a_source_of_selfs_dtype():
+    with pytest.raises(RuntimeError, match=r"index_add: self \(float32\) and source \(int64\) "
+                                           r"must have the same dtype"):
+        mg.zeros(1, 3).index_add(0, mg.tensor([0]), mg.tensor([[1, 2, 3]]))
+    with pytest.raises(RuntimeError, match="same scalar type"):  # as torch
+        torch.zeros(1, 3).index_add(0, torch.tensor([0]), torch.tensor([[1, 2, 3]]))
+
+
+def test_scatter_of_a_value_that_does_not_fit_with_an_empty_index_writes_nothing():
+    for value in (math.nan, 1e30):
+        _same(mg.zeros(2, 3, dtype=mg.int64).scatter(0, mg.zeros(0, 0, dtype=mg.int64), value),
+              torch.zeros(2, 3, dtype=torch.int64).scatter(
+                  0, torch.zeros(0, 0, dtype=torch.int64), value))
+
+
+def test_sub_with_alpha_multiplies_two_numbers_in_the_tensors_precision():
+    _same(mg.zeros(2, dtype=mg.float64).subtract_(1e30, alpha=1e30),
+          torch.zeros(2, dtype=torch.float64).subtract_(1e30, alpha=1e30))
+    _same(mg.add(mg.tensor([1.0, 2.0], dtype=mg.float64), 3, alpha=0.5),
+          torch.add(torch.tensor([1.0, 2.0], dtype=torch.float64), 3, alpha=0.5))
+
+
+@pytest.mark.parametrize("number", [math.nan, 1.5, True, 1j])
+def test_to_a_number_takes_its_dtype_as_a_0d_tensor(number):
+    _same(mg.tensor([0, 1]).to(number), torch.tensor([0, 1]).to(number))
+
+
+def test_a_number_is_still_no_dtype_for_dtype_arguments():
+    with pytest.raises(TypeError, match="log_softmax: not a dtype: 1.5"):
+        mg.log_softmax(mg.tensor([1.0]), 0, 1.5)
+    with pytest.raises(TypeError, match="not a dtype: 1.5"):
+        mg.tensor([1.0]).to(dtype=1.5)
+
+
+@pytest.mark.parametrize("dtype, low, high", [
+    (mg.float16, -1e30, 1.0), (mg.float16, -6e4, 6e4), (mg.float32, -3e38, 3e38)])
+def test_uniform_bounds_must_fit_the_dtype(dtype, low, high):
+    with pytest.raises(ValueError, match=r"uniform_: from=.* and to=.* must be within "
+                                         r"float(16|32)'s range"):
+        mg.zeros(2, dtype=dtype).uniform_(low, high)
+
+
+def test_a_negative_zero_constant_keeps_its_sign_after_a_positive_one():
+    """Python float operands are cached as 0-d arrays; 0.0 == -0.0 must not share one."""
+    one = mg.tensor(1.0)
+    for zero, expected in ((0.0, np.inf), (-0.0, -np.inf), (0.0, np.inf)):
+        with np.errstate(divide="ignore"):
+            assert (one / zero).item() == expected

@@ -9,7 +9,7 @@ from typing import Any, Optional
 from .. import ops
 from ..dtypes import get_default_dtype
 from ..promotion import ALL, promote, result_type
-from ..tensor import Tensor
+from ..tensor import Tensor, as_dtype
 from .arguments import as_int, check_dim, pick
 from .common import as_tensor, on_host
 
@@ -36,9 +36,13 @@ def _promoting(op: Any) -> Any:
 
 
 def _scaled(op: str, other: Any, alpha: Any) -> Any:
+    """``alpha * other``; two numbers multiply exactly in Python, so the tensor's dtype
+    decides the precision (``sub(float64, 1e30, alpha=1e30)``, not a float32 product)."""
     if not isinstance(alpha, (Number, Tensor)):
         raise TypeError(f"{op}: alpha must be a number, got {alpha!r}")
-    return other if not isinstance(alpha, Tensor) and alpha == 1 else ops.multiply(other, alpha)
+    if not isinstance(alpha, Tensor) and alpha == 1:
+        return other
+    return other * alpha if isinstance(other, Number) else ops.multiply(other, alpha)
 
 
 def _in_dtype_of(out: Tensor, input: Any, other: Any) -> Tensor:
@@ -129,6 +133,13 @@ def remainder(input: Any, other: Any) -> Tensor:
 
 
 def pow(input: Any, exponent: Any) -> Tensor:
+    """``input ** exponent`` in PyTorch's dtypes, where NumPy would give int8 for bools: a
+    bool tensor to a bool power stays bool (``x ** True`` is ``x``, ``x ** False`` all
+    True), to an int power it is int64."""
+    if isinstance(input, Tensor) and input.dtype == bool and isinstance(exponent, Number):
+        if isinstance(exponent, bool):
+            return ops.logical_or(input, not exponent)
+        input = input.to(result_type([input._data, exponent]))
     return ops.power(input, exponent)
 
 
@@ -218,7 +229,7 @@ def lerp(input: Any, end: Any, weight: Any) -> Tensor:
 
 def _floating(input: Any, dtype: Any) -> Tensor:
     """The input in ``dtype``, or in the default float dtype if it holds integers."""
-    x = as_tensor(input) if dtype is None else as_tensor(input).to(dtype)
+    x = as_tensor(input) if dtype is None else as_tensor(input).to(as_dtype(dtype))
     return x if x.dtype.kind in "fc" else x.to(get_default_dtype())
 
 
@@ -357,11 +368,24 @@ def einsum(equation: str, *operands: Any) -> Tensor:
     return ops.einsum(equation, *[as_tensor(o) for o in operands])
 
 
-# comparisons and logic under PyTorch's short names (no gradient)
-eq, ne, lt, le, gt, ge = (ops.equal, ops.not_equal, ops.less, ops.less_equal, ops.greater,
-                          ops.greater_equal)
-greater, greater_equal, less, less_equal, not_equal = (
-    ops.greater, ops.greater_equal, ops.less, ops.less_equal, ops.not_equal)
+def _comparison(op: Any) -> Any:
+    """``op`` on two tensors in their promoted dtype, as PyTorch compares: a float32 tensor
+    against a 0-d float64 one compares float32 values (NumPy would widen both to float64)."""
+    def apply(input: Any, other: Any) -> Tensor:
+        if isinstance(input, Tensor) and isinstance(other, Tensor) and \
+                input.dtype != other.dtype:
+            target = result_type([input._data, other._data])
+            input, other = input.to(target), other.to(target)
+        return op(input, other)
+    apply.__name__ = apply.__qualname__ = op.__name__
+    apply.__doc__ = f"Elementwise ``{op.__name__}`` in the operands' promoted dtype (no gradient)."
+    return apply
+
+
+# comparisons under PyTorch's short names (no gradient)
+eq, ne, lt, le, gt, ge = map(_comparison, (ops.equal, ops.not_equal, ops.less, ops.less_equal,
+                                           ops.greater, ops.greater_equal))
+greater, greater_equal, less, less_equal, not_equal = gt, ge, lt, le, ne
 
 
 def logical_xor(input: Any, other: Any) -> Tensor:
@@ -370,24 +394,35 @@ def logical_xor(input: Any, other: Any) -> Tensor:
 
 def _bitwise(name: str, op: Any) -> Any:
     """PyTorch's bitwise ``name`` on bool and integer tensors, in their promoted dtype (so
-    ``bool | -1`` is int64 -1); logical for bools, as ``&``, ``|``, ``^`` are in PyTorch."""
+    ``bool | -1`` is int64 -1); logical for bools, as ``&``, ``|``, ``^`` are in PyTorch.
+    A Python number stays a number, so it never raises a tensor's dtype (``int32 ^ -1`` is
+    int32, also as ``-1 ^ int32``)."""
     def apply(input: Any, other: Any) -> Tensor:
-        x = as_tensor(input)
-        y = other if isinstance(other, (bool, int, float, complex)) else as_tensor(other)
-        target = result_type([x._data, getattr(y, "_data", y)])
+        numbers = (bool, int, float, complex)
+        x, y = (v if isinstance(v, numbers) else as_tensor(v) for v in (input, other))
+        if not isinstance(x, Tensor) and not isinstance(y, Tensor):
+            x = as_tensor(x)
+        like = x if isinstance(x, Tensor) else y
+        target = result_type([getattr(v, "_data", v) for v in (x, y)])
         for value in (x, y):
             kind = value.dtype.kind if isinstance(value, Tensor) else \
                 "b" if isinstance(value, bool) else "i" if isinstance(value, int) else \
-                "f" if isinstance(value, Real) else "c" if isinstance(value, complex) else "?"
+                "f" if isinstance(value, Real) else "c"
             if kind not in "biu":
                 what = value.dtype if isinstance(value, Tensor) else type(value).__name__
                 raise TypeError(f"{name}: defined for bool and integer tensors only, got {what}")
-        if isinstance(y, Tensor):
-            return op(x.to(target), y.to(target))
-        return op(x.to(target), Tensor._wrap(x._backend.asarray(y, dtype=target), x._backend))
+        return op(*(v.to(target) if isinstance(v, Tensor) else _wrapped_int(v, target, like)
+                    for v in (x, y)))
     apply.__name__ = apply.__qualname__ = name
     apply.__doc__ = f"Elementwise ``{name}`` of bool or integer tensors (no gradient)."
     return apply
+
+
+def _wrapped_int(value: Any, dtype: Any, like: Tensor) -> Tensor:
+    """A Python int (or bool) in ``dtype``, wrapped into its range as PyTorch does
+    (``uint8 & -1`` takes 255); one beyond int64 is refused."""
+    array = like._backend.asarray(value, dtype="int64" if type(value) is int else dtype)
+    return Tensor._wrap(array, like._backend).to(dtype)
 
 
 bitwise_and = _bitwise("bitwise_and", ops.bitwise_and)

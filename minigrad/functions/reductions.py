@@ -92,10 +92,13 @@ def _select_extremum(op: str, x: Tensor, dim: Any, keepdim: bool, result: type) 
     return result(values, indices)
 
 
-def _extremum(op: str, input: Any, dim: Any, keepdim: bool, axis: Any,
+def _extremum(op: str, input: Any, dim: Any, keepdim: Optional[bool], axis: Any,
               keepdims: Optional[bool]) -> Any:
     x = as_tensor(input)
     dim = pick("dim", dim, "axis", axis)
+    given = keepdim is not None or keepdims is not None
+    if isinstance(dim, Tensor) and given and dim.ndim == 0 and dim.dtype.kind in "iu":
+        dim = dim.item()  # PyTorch: max(x, tensor(0), False) takes the 0-d int as the dim
     if isinstance(dim, Tensor):  # torch.max(a, b): the elementwise maximum
         if keepdim or keepdims is not None:
             raise TypeError(f"{op}: keepdim goes with a dim, not with a second tensor "
@@ -112,14 +115,14 @@ def _extremum(op: str, input: Any, dim: Any, keepdim: bool, axis: Any,
                             MaxResult if op == "max" else MinResult)
 
 
-def max(input: Any, dim: Any = None, keepdim: bool = False, *, axis: Any = None,
+def max(input: Any, dim: Any = None, keepdim: Optional[bool] = None, *, axis: Any = None,
         keepdims: Optional[bool] = None) -> Any:
     """``max(x)``: the largest element; ``max(x, dim)``: (values, indices) along ``dim``;
     ``max(x, other)``: the elementwise maximum (PyTorch's three meanings)."""
     return _extremum("max", input, dim, keepdim, axis, keepdims)
 
 
-def min(input: Any, dim: Any = None, keepdim: bool = False, *, axis: Any = None,
+def min(input: Any, dim: Any = None, keepdim: Optional[bool] = None, *, axis: Any = None,
         keepdims: Optional[bool] = None) -> Any:
     return _extremum("min", input, dim, keepdim, axis, keepdims)
 

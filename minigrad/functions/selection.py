@@ -7,6 +7,7 @@ from numbers import Number
 from typing import Any
 
 from .. import ops
+from ..promotion import result_type
 from ..tensor import Tensor
 from .arguments import as_int, check_dim
 from .common import as_tensor, integer_index, on_host
@@ -30,6 +31,10 @@ def gather(input: Any, dim: int, index: Any, *, sparse_grad: bool = False) -> Te
     index = integer_index("gather", index, x)
     _check_same_ndim("gather", x, index)
     d = check_dim("gather", dim, x.ndim)
+    if x.ndim == 0:  # PyTorch: the one element, at every (zero) index of a 0-d or 1-d index
+        _check_scalar_index("gather", x, index)
+        return ops.take_along_axis(ops.reshape(x, (1,)), ops.reshape(index, (-1,)),
+                                   axis=0).reshape(tuple(index.shape))
     for i, (n, m) in enumerate(zip(index.shape, x.shape)):
         if i != d and n > m:
             raise ValueError(f"gather: index shape {tuple(index.shape)} is larger than input "
@@ -55,6 +60,8 @@ def scatter(input: Any, dim: int, index: Any, src: Any = None, *, value: Any = N
     index = integer_index("scatter", index, x)
     _check_same_ndim("scatter", x, index)
     _check_scalar_index("scatter", x, index)
+    if isinstance(src, Number) and index.numel() == 0:
+        src = 0  # nothing is written: the value need not fit the dtype (NaN into int64)
     return ops.scatter(x, check_dim("scatter", dim, x.ndim), index, src)
 
 
@@ -101,6 +108,9 @@ def index_add(input: Any, dim: int, index: Any, source: Any, *, alpha: Any = 1) 
     d = check_dim("index_add", dim, x.ndim)
     index = _vector_index("index_add", index, x)
     source = as_tensor(source, x)
+    if source.dtype != x.dtype:  # PyTorch adds in self's dtype and refuses another source
+        raise RuntimeError(f"index_add: self ({x.dtype}) and source ({source.dtype}) must "
+                           "have the same dtype")
     if source.ndim != x.ndim:
         raise ValueError(f"index_add: source has {source.ndim} dims but the input has {x.ndim} "
                          f"(shapes {tuple(source.shape)} and {tuple(x.shape)})")
@@ -260,9 +270,16 @@ def msort(input: Any) -> Tensor:
 
 
 def isin(elements: Any, test_elements: Any) -> Tensor:
+    """Membership tested in the promoted dtype, as PyTorch tests it (a 0-d int64 element
+    against int32 test elements is first cast to int32; a number takes the tensor's)."""
     x = as_tensor(elements)
-    other = as_tensor(test_elements, x)
-    return on_host("isin", x, other._data)
+    if isinstance(test_elements, Number):  # a number brings only its kind, as in PyTorch
+        target = result_type([x._data, test_elements])
+        other = Tensor._wrap(x._backend.asarray(test_elements), x._backend)
+    else:
+        other = as_tensor(test_elements, x)
+        target = result_type([x._data, other._data])
+    return on_host("isin", x.to(target), other.to(target)._data)
 
 
 __all__ = ["SortResult", "TopkResult", "KthvalueResult", "gather", "scatter", "scatter_add",

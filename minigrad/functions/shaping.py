@@ -304,16 +304,19 @@ def repeat_interleave(input: Any, repeats: Any, dim: Optional[int] = None, *,
     else:
         d = check_cut_dim("repeat_interleave", dim, x.ndim)
     xp = x._backend.xp
+    n = x.shape[d]
     if isinstance(repeats, Tensor):
         if repeats.dtype.kind not in "iu":
             raise TypeError(f"repeat_interleave: repeats must be integers, got dtype "
                             f"{repeats.dtype}")
         counts = repeats._data.reshape(()) if repeats.numel() == 1 else repeats._data
+        # PyTorch spreads a one-element tensor over the dim first: none to check if empty
+        negative = n > 0 and bool(xp.any(counts < 0))
     else:
         counts = as_int(repeats, "repeat_interleave: repeats")
-    if bool(xp.any(xp.asarray(counts) < 0)):
+        negative = counts < 0
+    if negative:
         raise ValueError(f"repeat_interleave: repeats must be non-negative, got {repeats!r}")
-    n = x.shape[d]
     if not isinstance(counts, int) and getattr(counts, "ndim", 0) and counts.shape[0] != n:
         raise ValueError(f"repeat_interleave: {counts.shape[0]} repeat counts for dim {d} "
                          f"of size {n}")

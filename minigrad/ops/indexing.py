@@ -20,6 +20,37 @@ def as_index(index: Any) -> Any:
     return index
 
 
+def check_masks(shape: tuple, index: Any, op: str) -> None:
+    """PyTorch's IndexError for a bool mask whose shape differs from the dims it covers
+    (NumPy takes an empty mask against a dim of any size); a uint8 index, a mask to
+    PyTorch (deprecated) but positions to NumPy, is refused. ``index`` is as_index's."""
+    items = index if isinstance(index, tuple) else (index,)
+    dtypes = [getattr(i, "dtype", None) for i in items]
+    if "uint8" in dtypes:
+        raise TypeError(f"{op}: a uint8 index is a mask to PyTorch (deprecated) but positions "
+                        "to NumPy: the mask must be a bool tensor (positions: an int64 one)")
+    if not any(d == bool and i.ndim for d, i in zip(dtypes, items)):
+        return
+
+    def taken(item: Any) -> int:  # the dims of the tensor an index item covers
+        if item is None or item is Ellipsis:
+            return 0
+        return item.ndim if getattr(item, "dtype", None) == bool else 1
+
+    at = 0
+    for k, item in enumerate(items):
+        if item is Ellipsis:
+            at = len(shape) - sum(taken(i) for i in items[k + 1:])
+            continue
+        if getattr(item, "dtype", None) == bool and item.ndim:
+            covered = list(shape[at:at + item.ndim])
+            if list(item.shape) != covered:
+                raise IndexError(f"{op}: the shape of the mask {list(item.shape)} at index "
+                                 f"{k} does not match the shape of the indexed tensor "
+                                 f"{covered} at index {at}")
+        at += taken(item)
+
+
 getitem = primitive(
     "getitem", lambda xp, x, index: x[index],
     lambda xp, g, y, x, index: xp.index_add(x.shape, index, g),

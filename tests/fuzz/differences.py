@@ -72,7 +72,7 @@ LENIENT = [
     (r"normal expects all elements of std >= 0|Expected p_in >= 0 && p_in <= 1",
      "normal() and bernoulli() do not check tensors of stds or probabilities (the check "
      "would wait for the GPU)"),
-    (r"Expected dtype int64 for index",
+    (r"Expected dtype int64 for index|dtype of indices should be Long",
      "indices may be any integer dtype (int32 too)"),
     (r"cannot be converted to type .* without overflow",
      "a number beyond the dtype's range is cast as NumPy casts it (float16 1e30 is inf)"),
@@ -196,6 +196,9 @@ def explain(name: str, args: tuple, kwargs: dict, ours: tuple, theirs: tuple,
         if "can't be cast to the in-place target's dtype" in str(ours[1]):
             return "writing float values that require grad into an integer tensor is " \
                    "refused (their gradient could not flow); PyTorch casts them"
+        if name == "take_along_dim" and "out of bounds" in str(ours[1]):
+            return "take_along_dim with a dim: PyTorch's CPU kernel does not check the " \
+                   "indices (it reads past the end); out-of-range indices are refused here"
         if name == "take_along_dim" and "integer tensor" in str(ours[1]) or \
                 "draws floating-point numbers" in str(ours[1]):
             return "indices must be integers, random floats floats, even for empty tensors"
@@ -207,6 +210,11 @@ def explain(name: str, args: tuple, kwargs: dict, ours: tuple, theirs: tuple,
                      str(ours[1])) and any(
                 isinstance(v, mg.Tensor) and v.numel() == 0 for v in _values(args, kwargs)):
             return "indices and dims are checked even where a tensor is empty"
+        if name in ("broadcast_to", "expand") and any(
+                type(n) is int and n < -1 for n in _values(args[1:], kwargs)
+                for n in (n if isinstance(n, (list, tuple)) else [n])):
+            return "a size below -1 is refused; PyTorch makes a tensor of negative size " \
+                   "where another dim is 0 (broadcast_to(x, (0, -2)))"
         if "is not allowed for the new leading dim" in str(ours[1]) and 0 in args[-1]:
             return "expand's -1 is refused for a new dim even where the result is empty"
         if "inhomogeneous shape" in str(ours[1]):
@@ -236,10 +244,18 @@ def gradients_differ(name: str, args: tuple, kwargs: dict) -> Optional[str]:
     p = args[1] if len(args) > 1 else kwargs.get("p", 2)
     if name == "norm" and isinstance(p, (int, float)) and p < 1:
         return "norm with p < 1: the subgradient at 0 (inf here, NaN in PyTorch)"
-    if name == "pow" and any(isinstance(v, mg.Tensor) and bool((v.numpy() == 0).any())
+    if name == "pow" and any(isinstance(v, mg.Tensor) and bool((v.numpy() == 0).any()) or
+                             isinstance(v, (int, float)) and v == 0
                              for v in _values(args, kwargs)):
-        return "pow's gradient at 0 ** 0 and 0 ** negative: NaN or inf here, PyTorch " \
-               "masks it to 0 (a difference in ops/elementwise.py's rule)"
+        return "pow's gradient at 0 ** 0 and 0 ** negative (a tensor's 0 or the number 0 " \
+               "as base): NaN or inf here, PyTorch masks it to 0 (a difference in " \
+               "ops/elementwise.py's rule)"
+    dims = args[1] if len(args) > 1 else kwargs.get("dim")
+    if name in ("var", "std", "var_mean", "std_mean") and isinstance(dims, (tuple, list)) \
+            and not dims:
+        return "var/std with dim=(): both reduce every dim, but PyTorch's backward counts " \
+               "no dims as reduced and divides by 1 - correction (inf/NaN gradients, a " \
+               "PyTorch inconsistency); minigrad's is the gradient of the value it returns"
     return None
 
 
@@ -292,13 +308,30 @@ def values_differ(name: str, args: tuple, kwargs: dict) -> Optional[str]:
             np.isfinite(v.numpy()).all() for v in _values(args, kwargs)
             if isinstance(v, mg.Tensor) and v.dtype.kind == "f"):
         return "var_mean of inf: PyTorch's one-pass kernel gives a NaN mean"
-    if any(isinstance(v, mg.Tensor) and v.dtype == np.float16 for v in _values(args, kwargs)):
+    if any(isinstance(v, mg.Tensor) and v.dtype == np.float16 for v in _values(args, kwargs)) \
+            or any(v is np.float16 or str(v) == "float16" for v in _values(args, kwargs)):
         return "float16: NumPy computes in float16, PyTorch in float32 and rounds once"
+    if name == "kthvalue" and args and isinstance(args[0], mg.Tensor) and \
+            len(np.unique(args[0].numpy())) < args[0].numel():
+        return "kthvalue among tied values: which tied index is returned is an artifact of " \
+               "PyTorch's quickselect; minigrad picks the first in a stable sort"
+    if name == "norm" and any(isinstance(v, mg.Tensor) and v.dtype.kind == "f" and
+                              bool((np.abs(v.numpy()) >= 1e15).any())
+                              for v in _values(args, kwargs)):
+        return "norm of huge values: the squares overflow float32 here (inf); PyTorch's CPU " \
+               "kernel accumulates in float64 (its GPU one in float32, as here)"
+    if name in ("sum", "mean", "nansum", "nanmean", "cumsum") and any(
+            isinstance(v, mg.Tensor) and v.dtype.kind in "fc" and
+            bool((np.abs(v.numpy()) >= 1e15).any()) for v in _values(args, kwargs)):
+        return "sums of huge values that cancel (1 + 1e30 - 1e30): the result depends on " \
+               "the order of the additions, and PyTorch's vectorised order is its own"
     if name in ("remainder", "floor_divide", "div", "divide", "true_divide", "var", "std",
                 "var_mean", "std_mean") and any(
-            isinstance(v, mg.Tensor) and v.dtype.kind == "f" and
-            bool((np.abs(v.numpy()) >= 1e15).any()) for v in _values(args, kwargs)):
-        return "remainder and rounded division of huge quotients: the last bits differ"
+            isinstance(v, mg.Tensor) and v.dtype.kind in "fiu" and
+            bool((np.abs(v.numpy().astype(np.float64)) >= 1e15).any()) or
+            type(v) in (int, float) and abs(v) >= 1e15 for v in _values(args, kwargs)):
+        return "remainder and rounded division of huge quotients (huge floats, or huge " \
+               "integers computed in floats): the last bits differ"
     return None
 
 
@@ -332,6 +365,9 @@ NN = [
                       r"with a bool tensor is not supported|Bool inputs not supported",
      "activations take integer tensors and numbers (computed in floats); PyTorch's CPU "
      "kernels refuse integers and its functions refuse numbers"),
+    (("Hardtanh",), "forward", r"cannot be converted to type",
+     "Hardtanh of integers: PyTorch clamps in the integer dtype, refusing bounds that are "
+     "no integers there (NaN, 1e30); minigrad computes activations of integers in floats"),
     (None, "forward", r"(input|target) shape .* and (input|target) shape .* differ|"
                       r"the same shape|same size as",
      "losses refuse an input and a target of different shapes; PyTorch broadcasts them "
@@ -392,6 +428,10 @@ def nn_values_differ(name: str, options: dict, inputs: tuple,
         return "a NaN or inf option (ELU(alpha=nan)): where NaN shows differs"
     if name == "Softplus" and (options.get("beta", args[0] if args else 1) == 0):
         return "Softplus with beta = 0 divides by zero: the infinity's sign differs"
+    if name == "Hardtanh" and any(isinstance(v, mg.Tensor) and v.dtype.kind in "biu"
+                                  for v in inputs):
+        return "Hardtanh of integers: PyTorch clamps in the integer dtype (its bounds " \
+               "truncated), minigrad computes activations of integers in floats"
     if name in ("AvgPool1d", "AvgPool2d") and any(
             isinstance(v, mg.Tensor) and v.dtype.kind in "biu" for v in inputs):
         return "average pooling of integers: PyTorch truncates the averages to integers"
