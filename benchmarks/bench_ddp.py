@@ -8,7 +8,7 @@ hit all alike), and the median is reported with the final validation loss (which
 the same for every layout: DDP takes the steps one process would take).
 
     python benchmarks/bench_ddp.py                 # 2 ranks, the quick configuration
-    python benchmarks/bench_ddp.py --ranks 2 --repeats 5
+    python benchmarks/bench_ddp.py --model main --short 5 --long 45   # the main job's model
 """
 from __future__ import annotations
 
@@ -24,15 +24,17 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-MODEL = ["--layers", "1", "--hidden", "128", "--embed", "32", "--batch", "32", "--seq", "64"]
+MODELS = {"quick": ["--layers", "1", "--hidden", "128", "--embed", "32", "--batch", "32",
+                    "--seq", "64"],
+          "main": []}  # the main job's defaults: 2 x LSTM 256, embedding 64, batch 32 x 64
 FINAL_LOSS = re.compile(r"val(?:idation)? loss[^0-9]*([0-9]+\.[0-9]+)", re.IGNORECASE)
 
 
-def run(layout: str, ranks: int, threads: int, steps: int, workdir: str) -> tuple:
+def run(model: list, layout: str, ranks: int, threads: int, steps: int, workdir: str) -> tuple:
     """(wall seconds, final validation loss) of one main-job run of ``steps`` steps."""
     env = dict(os.environ, OPENBLAS_NUM_THREADS=str(threads), OMP_NUM_THREADS=str(threads),
                MKL_NUM_THREADS=str(threads), MINIGRAD_THREADS=str(threads))
-    job = [sys.executable, str(ROOT / "examples" / "char_lstm.py"), *MODEL,
+    job = [sys.executable, str(ROOT / "examples" / "char_lstm.py"), *model,
            "--steps", str(steps), "--eval-every", str(steps), "--checkpoint-every", "1000000",
            "--checkpoint", os.path.join(workdir, f"{layout}.npz"),
            "--plot", os.path.join(workdir, f"{layout}.png"), "--sample-length", "0",
@@ -52,6 +54,7 @@ def run(layout: str, ranks: int, threads: int, steps: int, workdir: str) -> tupl
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--ranks", type=int, default=2)
+    parser.add_argument("--model", choices=sorted(MODELS), default="quick")
     parser.add_argument("--short", type=int, default=10, help="steps of the short run")
     parser.add_argument("--long", type=int, default=210, help="steps of the long run")
     parser.add_argument("--repeats", type=int, default=3)
@@ -65,11 +68,12 @@ def main() -> None:
         for _ in range(args.repeats):
             for name, (ranks, threads) in layouts.items():
                 tag = name.replace(" ", "")
-                short, _ = run(tag, ranks, threads, args.short, workdir)
-                long, loss = run(tag, ranks, threads, args.long, workdir)
+                short, _ = run(MODELS[args.model], tag, ranks, threads, args.short, workdir)
+                long, loss = run(MODELS[args.model], tag, ranks, threads, args.long, workdir)
                 per_step[name].append((long - short) / (args.long - args.short))
                 final[name] = loss
-    print(f"main job {' '.join(MODEL)}, global batch 32 x 64 characters; load average "
+    print(f"main job {' '.join(MODELS[args.model]) or '(defaults)'}, global batch 32 x 64 "
+          f"characters, {args.long} - {args.short} steps; load average "
           f"{os.getloadavg()[0]:.1f} at the end")
     print(f"{'layout':<22} {'ms/step':>8} {'chars/s':>9} {'speed-up':>9}  final val loss")
     base = statistics.median(per_step["1 rank x 1 thread"])
