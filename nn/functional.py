@@ -405,6 +405,9 @@ def cross_entropy(input: Tensor, target: Any, weight: Optional[Tensor] = None, *
     log_probs = log_softmax(input, axis=class_axis)
     w_shape = tuple(num_classes if i == class_axis else 1 for i in range(input.ndim))
     if target.dtype.kind == "f":
+        if ignore_index != -100:  # a probability target has no class index to ignore
+            raise ValueError(f"{name}: ignore_index ({ignore_index}) is not supported for "
+                             "class-probability (floating point) targets")
         if tuple(target.shape) != tuple(input.shape):
             raise ValueError(f"{name}: class-probability targets must have the input's shape "
                              f"{tuple(input.shape)}, got {tuple(target.shape)}")

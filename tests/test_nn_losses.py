@@ -251,3 +251,10 @@ def test_bce_with_logits_names_itself_for_a_weight_on_another_device():
     with pytest.raises(RuntimeError, match=r"two devices, cpu and losscuda! \(when checking "
                                            r"arguments for binary_cross_entropy_with_logits\)"):
         nn.BCEWithLogitsLoss(weight=weight)(mg.zeros(2), mg.zeros(2))
+
+
+def test_ignore_index_with_probability_targets_is_refused_by_name():
+    probs = mg.softmax(mg.randn(2, 3), dim=1)
+    with pytest.raises(ValueError, match="cross_entropy: ignore_index \\(0\\) is not supported"):
+        F.cross_entropy(mg.randn(2, 3), probs, ignore_index=0)
+    nn.CrossEntropyLoss()(mg.randn(2, 3), probs)  # the default ignore_index is fine

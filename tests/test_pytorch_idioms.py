@@ -685,3 +685,8 @@ def test_a_negative_zero_constant_keeps_its_sign_after_a_positive_one():
     for zero, expected in ((0.0, np.inf), (-0.0, -np.inf), (0.0, np.inf)):
         with np.errstate(divide="ignore"):
             assert (one / zero).item() == expected
+
+
+def test_addmm_with_scaled_terms_still_needs_matrices():
+    with pytest.raises(ValueError, match="addmm: mat1 must be a matrix, got a 1-d tensor"):
+        mg.addmm(mg.ones(3), mg.ones(3), mg.ones(3), beta=1.5)

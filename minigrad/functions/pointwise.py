@@ -357,6 +357,10 @@ def addmm(input: Any, mat1: Any, mat2: Any, *, beta: Any = 1, alpha: Any = 1) ->
     for name, value in (("beta", beta), ("alpha", alpha)):
         if not isinstance(value, (Number, Tensor)):
             raise TypeError(f"addmm: {name} must be a number, got {value!r}")
+    for name, m in (("mat1", mat1), ("mat2", mat2)):
+        if isinstance(m, Tensor) and m.ndim != 2:  # matmul below would take vectors too
+            raise ValueError(f"addmm: {name} must be a matrix, got a {m.ndim}-d tensor of "
+                             f"shape {tuple(m.shape)}")
     if beta == 1 and alpha == 1:
         return ops.addmm(input, mat1, mat2)
     return ops.add(ops.multiply(input, beta), ops.multiply(ops.matmul(mat1, mat2), alpha))
