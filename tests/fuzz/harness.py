@@ -40,9 +40,14 @@ UNINFORMATIVE = re.compile(
 
 
 def share(divisor: int) -> settings:
-    """The active profile's examples per test, divided among many parametrized tests (at
-    least 4 each): the whole suite stays bounded under HYPOTHESIS_PROFILE=ci."""
-    return settings(max_examples=max(4, settings.default.max_examples // divisor))
+    """The profile's examples per test, divided among many parametrized tests (at least 4
+    each): the whole suite stays bounded under HYPOTHESIS_PROFILE=ci. Without a profile
+    chosen, the ci profile's (derandomized) examples: a plain ``pytest`` run fuzzes exactly
+    what CI does; HYPOTHESIS_PROFILE=dev or intense explores new inputs."""
+    chosen = "HYPOTHESIS_PROFILE" in os.environ
+    base = settings.default if chosen else settings.get_profile("ci")
+    return settings(max_examples=max(4, base.max_examples // divisor),
+                    derandomize=base.derandomize)
 
 
 class Hang(Exception):
