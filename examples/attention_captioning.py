@@ -50,7 +50,7 @@ import minigrad as mg  # noqa: E402
 import minigrad.nn as nn  # noqa: E402
 import minigrad.nn.functional as F  # noqa: E402
 from digits_captioning import BOS, EOS, VOCAB, WORDS, Captioner  # noqa: E402
-from example_cli import add_run_options, start_run  # noqa: E402
+from example_cli import LossMeter, add_run_options, start_run  # noqa: E402
 
 FIGURE = Path(__file__).resolve().parent.parent / "docs" / "attention_captioning.png"
 DIGITS = (3, 4)                  # digits per row
@@ -183,6 +183,23 @@ def text_of(caption: np.ndarray) -> str:
     return " ".join(WORDS[w] for w in caption[:end])
 
 
+def train_step(model: nn.Module, optimizer: mg.optim.Optimizer,
+               schedule: mg.optim.lr_scheduler.LRScheduler, images: mg.Tensor,
+               tokens: np.ndarray, targets: np.ndarray) -> mg.Tensor:
+    """One teacher-forced update: either model reads ``tokens`` (B, STEPS) and is taught
+    ``targets`` (B, STEPS); returns the loss per word, left on the device (no ``.item()``:
+    no wait for the GPU)."""
+    logits = model(images, tokens)
+    loss = F.cross_entropy(logits.reshape(-1, len(VOCAB)), mg.tensor(targets.T.reshape(-1)),
+                           ignore_index=IGNORE)
+    optimizer.zero_grad()
+    loss.backward()
+    nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+    optimizer.step()
+    schedule.step()
+    return loss
+
+
 def train(model: nn.Module, name: str, digits: tuple, args: argparse.Namespace,
           rng: np.random.Generator, test: tuple) -> float:
     """Teacher forcing with Adam and a cosine schedule; returns the seconds it took."""
@@ -192,26 +209,20 @@ def train(model: nn.Module, name: str, digits: tuple, args: argparse.Namespace,
     schedule = mg.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps)
     start = time.perf_counter()
     bar = tqdm(total=steps, desc=name, leave=False, file=sys.stderr)
+    meter = LossMeter()
     for epoch in range(1, args.epochs + 1):
         images, tokens = make_rows(x_train, y_train, args.rows, rng)
         targets = targets_of(tokens)
-        total = 0.0
         for i in range(0, args.rows, args.batch_size):
-            logits = model(mg.tensor(images[i:i + args.batch_size]),
-                           tokens[i:i + args.batch_size, :-1])
-            loss = F.cross_entropy(logits.reshape(-1, len(VOCAB)),
-                                   mg.tensor(targets[i:i + args.batch_size].T.reshape(-1)),
-                                   ignore_index=IGNORE)
-            optimizer.zero_grad()
-            loss.backward()
-            nn.utils.clip_grad_norm_(model.parameters(), 5.0)
-            optimizer.step()
-            schedule.step()
-            total += loss.item() * len(logits[0])
+            rows = slice(i, i + args.batch_size)
+            meter.add(train_step(model, optimizer, schedule, mg.tensor(images[rows]),
+                                 tokens[rows, :-1], targets[rows]),
+                      weight=len(tokens[rows]))
             bar.update()
-        bar.set_postfix(loss=f"{total / args.rows:.4f}")
+        epoch_loss = meter.mean()  # the epoch's mean loss per word: one read per epoch
+        bar.set_postfix(loss=f"{epoch_loss:.4f}")
         if epoch == 1 or epoch % max(1, args.epochs // 4) == 0 or epoch == args.epochs:
-            tqdm.write(f"{name:>12} epoch {epoch:3d}  loss/word {total / args.rows:.4f}  "
+            tqdm.write(f"{name:>12} epoch {epoch:3d}  loss/word {epoch_loss:.4f}  "
                        f"held-out exact match {100 * exact_match(model, *test):.1f}%")
     bar.close()
     return time.perf_counter() - start

@@ -31,6 +31,7 @@ import minigrad as mg
 import minigrad.nn as nn
 import minigrad.nn.functional as F
 from distributed_run import Run
+from example_cli import LossMeter
 from shakespeare import play_files
 from text_corpus import corpus_text, python_stdlib_files, text_files
 
@@ -117,6 +118,39 @@ def detach_state(state: Any) -> Any:
     if isinstance(state, tuple):
         return tuple(s.detach() for s in state)
     return state.detach()
+
+
+def train_step(trainer: nn.Module, model: CharModel, optimizer: mg.optim.Optimizer,
+               scheduler: mg.optim.lr_scheduler.LRScheduler, x: np.ndarray, y: np.ndarray,
+               state: Any, clip: float) -> tuple[mg.Tensor, mg.Tensor, Any]:
+    """One chunk of truncated BPTT: forward from the carried state, backward, clip, update.
+    Returns the loss and the gradient norm, left on the device (reading them here would
+    make the CPU wait for the GPU at every step), and the state to carry, detached."""
+    logits, state = trainer(mg.tensor(x), state)
+    loss = F.cross_entropy(logits, mg.tensor(y.reshape(-1)))
+    optimizer.zero_grad()
+    loss.backward()
+    norm = nn.utils.clip_grad_norm_(model.parameters(), clip)
+    optimizer.step()
+    scheduler.step()
+    return loss, norm, detach_state(state)
+
+
+def read_losses(meter: LossMeter, first_step: int, run: Run, checkpoint: str) -> list:
+    """The losses of the steps kept in ``meter`` (from ``first_step`` on), in one transfer;
+    stop the job if one of them, or its gradient norm, is not finite. The check comes before
+    every evaluation and save, so no checkpoint is ever written from a NaN state."""
+    losses = []
+    for k, (loss, norm) in enumerate(meter.read()):
+        loss = run.mean(float(loss))  # the global batch's loss, from every rank's
+        if not (math.isfinite(loss) and math.isfinite(norm)):
+            print(f"stopping at step {first_step + k}: loss {loss}, gradient norm {norm}; "
+                  f"nothing saved since, so the last good checkpoint is {checkpoint} "
+                  "(--resume continues from it, e.g. with a lower --lr)", file=sys.stderr,
+                  flush=True)
+            raise SystemExit(1)
+        losses.append(loss)
+    return losses
 
 
 @mg.no_grad()
@@ -225,6 +259,9 @@ def parse_args(argv: Optional[list] = None) -> argparse.Namespace:
     p.add_argument("--time-limit", type=float, default=8.5,
                    help="stop training after this many minutes even if steps remain")
     p.add_argument("--eval-every", type=int, default=250)
+    p.add_argument("--log-every", type=int, default=50,
+                   help="read the training losses back from the device (and stop if one is "
+                        "NaN) every this many steps; also at evaluations and checkpoints")
     p.add_argument("--eval-chunks", type=int, default=20,
                    help="validation chunks used at intervals")
     p.add_argument("--val-chunks", type=int, default=None,
@@ -330,30 +367,24 @@ def main(argv: Optional[list] = None) -> float:
     start_time = time.perf_counter()
     bar = tqdm(total=args.steps, initial=step, desc="training", unit="step",
                disable=not (run.is_main and sys.stderr.isatty())) if tqdm else None
+    meter, logged = LossMeter(), step  # (loss, gradient norm) of the steps from `logged` on
     while step < args.steps:
         x, y = (run.rows(a) for a in train.chunk(step))
-        logits, state = trainer(mg.tensor(x), state)
-        loss = F.cross_entropy(logits, mg.tensor(y.reshape(-1)))
-        optimizer.zero_grad()
-        loss.backward()
-        norm = nn.utils.clip_grad_norm_(model.parameters(), args.clip)
-        loss_value = run.mean(loss.item())
-        if not (math.isfinite(loss_value) and math.isfinite(norm.item())):
-            # before the update and any save: the last checkpoint stays the last good one
-            print(f"stopping at step {step}: loss {loss_value}, gradient norm {norm.item()}; "
-                  f"parameters not updated; the last good checkpoint is {args.checkpoint} "
-                  "(--resume continues from it, e.g. with a lower --lr)", file=sys.stderr,
-                  flush=True)
-            raise SystemExit(1)
-        optimizer.step()
-        scheduler.step()
-        state = detach_state(state)
+        loss, norm, state = train_step(trainer, model, optimizer, scheduler, x, y, state,
+                                       args.clip)
+        meter.add(loss, norm)
         step += 1
-        losses.append(loss_value)
         if bar is not None:
             bar.update(1)
         elapsed = (time.perf_counter() - start_time) / 60
         out_of_time = run.any(elapsed > args.time_limit) or step == args.stop_at
+        if (step % args.log_every == 0 or step % args.eval_every == 0 or step == args.steps
+                or step % args.checkpoint_every == 0 or out_of_time):
+            # the steps' losses wait on the device until here: one transfer, not one per step
+            recent = read_losses(meter, logged, run, args.checkpoint)
+            losses, logged = losses + recent, step
+            if bar is not None:
+                bar.set_postfix(loss=f"{np.mean(recent):.3f}")
         if run.is_main and (step % args.eval_every == 0 or step == args.steps):
             v = evaluate(model, val, args.eval_chunks)
             history.append([step, float(np.mean(losses[-args.eval_every:])), v])

@@ -39,7 +39,7 @@ from tqdm import tqdm  # noqa: E402
 import minigrad as mg  # noqa: E402
 import minigrad.nn as nn  # noqa: E402
 import minigrad.nn.functional as F  # noqa: E402
-from example_cli import add_run_options, start_run  # noqa: E402
+from example_cli import LossMeter, add_run_options, start_run  # noqa: E402
 
 WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
 BOS, EOS = len(WORDS), len(WORDS) + 1
@@ -115,6 +115,22 @@ class Captioner(nn.Module):
         return result
 
 
+def train_step(model: Captioner, optimizer: mg.optim.Optimizer,
+               schedule: mg.optim.lr_scheduler.LRScheduler, pictures: mg.Tensor,
+               tokens: np.ndarray) -> mg.Tensor:
+    """One teacher-forced update on a batch of images and their (B, 4) caption tokens;
+    returns the loss per word, left on the device (no ``.item()``: no wait for the GPU)."""
+    logits = model(pictures, tokens[:, :-1])
+    targets = mg.tensor(tokens[:, 1:].T.reshape(-1))
+    loss = F.cross_entropy(logits.reshape(-1, len(VOCAB)), targets)
+    optimizer.zero_grad()
+    loss.backward()
+    nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+    optimizer.step()
+    schedule.step()
+    return loss
+
+
 def exact_match(model: Captioner, images: np.ndarray, tokens: np.ndarray,
                 batch_size: int = 500, beam: int = 1) -> tuple[float, np.ndarray]:
     """Fraction of captions (greedy, or beam search of width ``beam``) equal to the reference
@@ -187,25 +203,20 @@ def main(argv: Optional[list[str]] = None) -> int:
     schedule = mg.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps)
     start = time.perf_counter()
     bar = tqdm(total=steps, desc="train", leave=False, file=sys.stderr)
+    meter = LossMeter()
     for epoch in range(1, args.epochs + 1):
         pictures, tokens = make_pairs(x_train, y_train, args.pairs, rng)
-        total = 0.0
         for i in range(0, args.pairs, args.batch_size):
             batch = tokens[i:i + args.batch_size]
-            logits = model(mg.tensor(pictures[i:i + args.batch_size]), batch[:, :-1])
-            targets = mg.tensor(batch[:, 1:].T.reshape(-1))
-            loss = F.cross_entropy(logits.reshape(-1, len(VOCAB)), targets)
-            optimizer.zero_grad()
-            loss.backward()
-            nn.utils.clip_grad_norm_(model.parameters(), 5.0)
-            optimizer.step()
-            schedule.step()
-            total += loss.item() * len(batch)
+            meter.add(train_step(model, optimizer, schedule,
+                                 mg.tensor(pictures[i:i + args.batch_size]), batch),
+                      weight=len(batch))
             bar.update()
-        bar.set_postfix(loss=f"{total / args.pairs:.4f}")
+        epoch_loss = meter.mean()  # the epoch's mean loss per word: one read per epoch
+        bar.set_postfix(loss=f"{epoch_loss:.4f}")
         if epoch == 1 or epoch % max(1, args.epochs // 4) == 0 or epoch == args.epochs:
             held_out = exact_match(model, test_images, test_tokens)[0]
-            tqdm.write(f"epoch {epoch:3d}  loss/word {total / args.pairs:.4f}  "
+            tqdm.write(f"epoch {epoch:3d}  loss/word {epoch_loss:.4f}  "
                        f"held-out exact match {100 * held_out:.1f}%")
     bar.close()
     elapsed = time.perf_counter() - start

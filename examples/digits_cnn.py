@@ -36,7 +36,7 @@ import minigrad as mg  # noqa: E402
 import minigrad.nn as nn  # noqa: E402
 import minigrad.nn.functional as F  # noqa: E402
 from minigrad.utils.data import DataLoader, TensorDataset  # noqa: E402
-from example_cli import add_run_options, start_run  # noqa: E402
+from example_cli import LossMeter, add_run_options, start_run  # noqa: E402
 
 
 def load_split(seed: int, test_size: float = 0.25) -> tuple[np.ndarray, ...]:
@@ -80,6 +80,19 @@ def accuracy(model: nn.Module, images: np.ndarray, labels: np.ndarray,
     return correct / len(images)
 
 
+def train_step(model: nn.Module, optimizer: mg.optim.Optimizer,
+               schedule: mg.optim.lr_scheduler.LRScheduler,
+               x: mg.Tensor, y: mg.Tensor) -> mg.Tensor:
+    """One minibatch update; returns the loss, left on the device (no ``.item()`` here: it
+    would make the CPU wait for the GPU at every step)."""
+    loss = F.cross_entropy(model(x), y)
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    schedule.step()
+    return loss
+
+
 def train(model: nn.Module, images: np.ndarray, labels: np.ndarray, epochs: int,
           batch_size: int, lr: float, rng: np.random.Generator, desc: str) -> list[float]:
     """Adam with cosine decay over the trainable parameters only; returns per-epoch mean loss."""
@@ -89,18 +102,12 @@ def train(model: nn.Module, images: np.ndarray, labels: np.ndarray, epochs: int,
                         shuffle=True,
                         generator=mg.Generator().manual_seed(int(rng.integers(2**31))))
     schedule = mg.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs * len(loader))
-    losses = []
+    losses, meter = [], LossMeter()
     bar = tqdm(range(epochs), desc=desc, leave=False, file=sys.stderr)
     for _ in bar:
-        total = 0.0
         for x, y in loader:
-            loss = F.cross_entropy(model(x), y)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            schedule.step()
-            total += loss.item() * len(y)
-        losses.append(total / len(images))
+            meter.add(train_step(model, optimizer, schedule, x, y), weight=len(y))
+        losses.append(meter.mean())  # the epoch's mean loss per image: one read per epoch
         bar.set_postfix(loss=f"{losses[-1]:.4f}")
     return losses
 

@@ -41,7 +41,7 @@ from tqdm import tqdm  # noqa: E402
 import minigrad as mg  # noqa: E402
 import minigrad.nn as nn  # noqa: E402
 import minigrad.nn.functional as F  # noqa: E402
-from example_cli import add_run_options, start_run  # noqa: E402
+from example_cli import LossMeter, add_run_options, start_run  # noqa: E402
 
 MONTHS = ["january", "february", "march", "april", "may", "june", "july", "august",
           "september", "october", "november", "december"]
@@ -182,6 +182,22 @@ class Translator(nn.Module):
         return ["".join(TARGET_CHARS[c] for c in row) for row in best.numpy()]
 
 
+def train_step(model: Translator, optimizer: mg.optim.Optimizer,
+               schedule: mg.optim.lr_scheduler.LRScheduler, source: np.ndarray,
+               lengths: np.ndarray, target: np.ndarray) -> mg.Tensor:
+    """One teacher-forced update on a batch; returns the loss per character, left on the
+    device (no ``.item()``: no wait for the GPU)."""
+    logits = model(source, lengths, target)
+    loss = F.cross_entropy(logits.reshape(-1, len(TARGET_CHARS)),
+                           mg.tensor(target.T.reshape(-1)))
+    optimizer.zero_grad()
+    loss.backward()
+    nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+    optimizer.step()
+    schedule.step()
+    return loss
+
+
 def evaluate(model: Translator, data: tuple, batch_size: int = 500, beam: int = 1
              ) -> tuple[float, list[str]]:
     """Exact-match accuracy of greedy translations (beam > 1: beam search of that width) of
@@ -233,6 +249,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--beam", type=int, default=1,
                         help="also decode by beam search of this width and report both "
                              "(default 1: greedy only)")
+    parser.add_argument("--log-every", type=int, default=10,
+                        help="show the mean training loss every this many steps (default 10)")
     add_run_options(parser, "a short run: a smoke test that finishes in seconds")
     args = parser.parse_args(argv)
     if args.quick:
@@ -252,20 +270,17 @@ def main(argv: Optional[list[str]] = None) -> int:
     schedule = mg.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=args.steps)
     start = time.perf_counter()
     bar = tqdm(range(1, args.steps + 1), desc="train", leave=False, file=sys.stderr)
+    meter = LossMeter()
     for it in bar:
         source, lengths, target, _ = written(random_dates(rng, args.batch_size, held_out), rng)
-        logits = model(source, lengths, target)
-        loss = F.cross_entropy(logits.reshape(-1, len(TARGET_CHARS)),
-                               mg.tensor(target.T.reshape(-1)))
-        optimizer.zero_grad()
-        loss.backward()
-        nn.utils.clip_grad_norm_(model.parameters(), 5.0)
-        optimizer.step()
-        schedule.step()
-        bar.set_postfix(loss=f"{loss.item():.4f}")
-        if it % max(1, args.steps // 5) == 0:
-            tqdm.write(f"step {it:5d}  loss/char {loss.item():.4f}  "
-                       f"held-out exact match {100 * evaluate(model, test)[0]:.1f}%")
+        meter.add(train_step(model, optimizer, schedule, source, lengths, target))
+        evaluating = it % max(1, args.steps // 5) == 0
+        if it % args.log_every == 0 or evaluating:  # the losses stay on the device till now
+            loss = meter.mean()                      # their mean since the last read
+            bar.set_postfix(loss=f"{loss:.4f}")
+            if evaluating:
+                tqdm.write(f"step {it:5d}  loss/char {loss:.4f}  "
+                           f"held-out exact match {100 * evaluate(model, test)[0]:.1f}%")
     bar.close()
     elapsed = time.perf_counter() - start
 

@@ -337,22 +337,36 @@ class RNNBase(Module):
         return [hx[i] for i in range(count)]
 
     def _masks(self, lengths: Any, steps: int, batch: int, x: mg.Tensor) -> tuple:
-        """The lengths as a checked tensor, the (T', B, 1) mask of the real steps, and
-        how many steps T' need computing."""
+        """The lengths as a checked tensor on ``x``'s device, the (T', B, 1) mask of the
+        real steps, and how many steps T' need computing.
+
+        Host lengths (a list, a NumPy array, a CPU tensor: the usual case, a batch's
+        lengths are known when it is built) are checked on the host, which costs no GPU
+        wait, and only the longest's steps are computed. Lengths already on a GPU are
+        checked there without waiting for it (a bad one raises at the next host sync),
+        and all T steps are computed: finding the longest would mean reading it back."""
         if lengths is None:
             return None, None, steps
-        lengths = mg.tensor(lengths, device=x.device)
+        on_gpu = isinstance(lengths, mg.Tensor) and lengths.device.type != "cpu"
+        lengths = lengths if isinstance(lengths, mg.Tensor) else mg.tensor(lengths, device="cpu")
         if lengths.dtype.kind not in "iu":
             raise TypeError(f"{self._name}: lengths must be integers, got dtype "
                             f"{lengths.dtype}")
         if tuple(lengths.shape) != (batch,):
             raise ValueError(f"{self._name}: lengths must hold one length per sequence, "
                              f"shape ({batch},), got shape {tuple(lengths.shape)}")
-        shortest, longest = int(lengths.min().item()), int(lengths.max().item())
-        if shortest < 1 or longest > steps:
-            raise ValueError(f"{self._name}: every length must lie in [1, {steps}] (the "
-                             f"input has {steps} steps), got lengths from {shortest} to "
-                             f"{longest}")
+        if on_gpu:
+            lengths, longest = lengths.to(x.device), steps
+            mg.cuda.check_range(lengths, 1, steps + 1, f"{self._name}: every length must lie "
+                                f"in [1, {steps}] (the input has {steps} steps), got a length "
+                                "of {bad}", ValueError)
+        else:
+            shortest, longest = int(lengths.min().item()), int(lengths.max().item())
+            if shortest < 1 or longest > steps:
+                raise ValueError(f"{self._name}: every length must lie in [1, {steps}] (the "
+                                 f"input has {steps} steps), got lengths from {shortest} to "
+                                 f"{longest}")
+            lengths = lengths.to(x.device)  # a copy to the GPU: no wait
         real = mg.arange(longest, device=x.device).reshape(longest, 1, 1) < \
             lengths.reshape(1, batch, 1)
         return lengths, real, longest

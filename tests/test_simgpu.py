@@ -320,3 +320,37 @@ def test_synchronize_reports_a_deferred_index_check():
         with pytest.raises(IndexError, match="index 9 is out of range"):
             mg.cuda.synchronize()
         mg.cuda.synchronize()  # reported once
+
+
+@pytest.mark.parametrize("kind", ["list", "numpy", "cpu tensor", "device tensor"])
+def test_rnn_lengths_make_no_host_sync(kind):
+    """Host lengths are checked on the host; device lengths on the device, without waiting."""
+    lengths = {"list": [4, 2], "numpy": np.array([4, 2]), "cpu tensor": mg.tensor([4, 2]),
+               "device tensor": mg.tensor([4, 2], device="simgpu")}[kind]
+    gru = nn.GRU(3, 4, bidirectional=True).to("simgpu")
+    x = mg.randn(5, 2, 3).to("simgpu")
+    with mg.cuda.sync_counter(strict=True):
+        out, h = gru(x, lengths=lengths)
+    expected, h_expected = gru(x, lengths=[4, 2])  # device lengths compute all 5 steps
+    np.testing.assert_allclose(out.numpy(), expected.numpy(), rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(h.numpy(), h_expected.numpy(), rtol=1e-6, atol=1e-7)
+
+
+def test_a_bad_device_length_raises_at_the_next_sync():
+    gru = nn.GRU(3, 4).to("simgpu")
+    with mg.cuda.sync_counter(strict=True):
+        out, _ = gru(mg.randn(5, 2, 3).to("simgpu"), lengths=mg.tensor([6, 2], device="simgpu"))
+    with pytest.raises(ValueError, match=r"every length must lie in \[1, 5\].*got a length of 6"):
+        out.sum().item()
+    with pytest.raises(ValueError, match=r"\[1, 5\].*from 0 to 2"):  # host lengths: at once
+        gru(mg.randn(5, 2, 3).to("simgpu"), lengths=[0, 2])
+
+
+def test_one_hot_makes_no_host_sync_and_a_bad_class_still_raises():
+    with mg.cuda.sync_counter(strict=True):
+        hot = nn.functional.one_hot(mg.tensor([0, 3, 1], device="simgpu"), 4)
+    np.testing.assert_array_equal(hot.numpy(), np.eye(4, dtype=np.int64)[[0, 3, 1]])
+    with mg.cuda.sync_counter(strict=True):
+        bad = nn.functional.one_hot(mg.tensor([0, 4], device="simgpu"), 4)
+    with pytest.raises(ValueError, match=r"class values must lie in \[0, 4\), got 4"):
+        bad.sum().item()
