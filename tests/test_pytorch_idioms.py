@@ -690,3 +690,19 @@ def test_a_negative_zero_constant_keeps_its_sign_after_a_positive_one():
 def test_addmm_with_scaled_terms_still_needs_matrices():
     with pytest.raises(ValueError, match="addmm: mat1 must be a matrix, got a 1-d tensor"):
         mg.addmm(mg.ones(3), mg.ones(3), mg.ones(3), beta=1.5)
+
+
+def test_pow_gradients_at_zero_are_pytorchs():
+    """0^0 and 0^b (b >= 0): PyTorch's gradients are 0 there, not 0 * inf = NaN."""
+    base, exponent = [0.0, 0.0, 0.0, 2.0, 3.0], [2.0, 0.0, -1.0, 3.0, 0.0]
+    grads = []
+    for lib in (mg, torch):
+        a = lib.tensor(base, dtype=lib.float64, requires_grad=True)
+        b = lib.tensor(exponent, dtype=lib.float64, requires_grad=True)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            (a ** b).sum().backward()
+            z = lib.tensor([0.0, 1.0], dtype=lib.float64, requires_grad=True)
+            (z ** 0).sum().backward()
+        grads.append([a.grad.numpy(), b.grad.numpy(), z.grad.numpy()])
+    for ours, theirs in zip(*grads):
+        np.testing.assert_array_equal(ours, theirs)

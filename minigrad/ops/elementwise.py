@@ -5,6 +5,7 @@ Read each declaration as ``name: forward; d/d(input 0); d/d(input 1)`` where
 """
 import math
 from numbers import Number
+from typing import Any
 
 from ..primitive import primitive
 
@@ -37,10 +38,23 @@ negative = primitive(
     lambda xp, g, y, a: -g,
     saves=(), saves_output=False)
 
+def _pow_grad_base(xp: Any, g: Any, a: Any, b: Any) -> Any:
+    """b * a^(b-1), and 0 where b == 0 (PyTorch's rule: x^0 is constant 1, so 0^0 does not
+    give 0 * inf; elsewhere the product is 0 already and stays differentiable in b)."""
+    if isinstance(b, (int, float)):  # a Python number: decide here, no pass over the data
+        return g * b * a ** (b - 1) if b != 0 else g * 0
+    return xp.where((b == 0) & (a == 0), 0, g * b * a ** (b - 1))
+
+
+def _pow_grad_exponent(xp: Any, g: Any, y: Any, a: Any, b: Any) -> Any:
+    """a^b log a, and 0 where a == 0 and b >= 0 (PyTorch's: 0 * log 0 is taken as 0)."""
+    return xp.where((a == 0) & (b >= 0), 0, g * y * xp.log(a))
+
+
 power = primitive(
     "power", lambda xp, a, b: a ** b,
-    lambda xp, g, y, a, b: g * b * a ** (b - 1),
-    lambda xp, g, y, a, b: g * y * xp.log(a))
+    lambda xp, g, y, a, b: _pow_grad_base(xp, g, a, b),
+    lambda xp, g, y, a, b: _pow_grad_exponent(xp, g, y, a, b))
 
 exp = primitive(
     "exp", lambda xp, x: xp.exp(x),

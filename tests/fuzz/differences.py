@@ -244,12 +244,6 @@ def gradients_differ(name: str, args: tuple, kwargs: dict) -> Optional[str]:
     p = args[1] if len(args) > 1 else kwargs.get("p", 2)
     if name == "norm" and isinstance(p, (int, float)) and p < 1:
         return "norm with p < 1: the subgradient at 0 (inf here, NaN in PyTorch)"
-    if name == "pow" and any(isinstance(v, mg.Tensor) and bool((v.numpy() == 0).any()) or
-                             isinstance(v, (int, float)) and v == 0
-                             for v in _values(args, kwargs)):
-        return "pow's gradient at 0 ** 0 and 0 ** negative (a tensor's 0 or the number 0 " \
-               "as base): NaN or inf here, PyTorch masks it to 0 (a difference in " \
-               "ops/elementwise.py's rule)"
     dims = args[1] if len(args) > 1 else kwargs.get("dim")
     if name in ("var", "std", "var_mean", "std_mean") and isinstance(dims, (tuple, list)) \
             and not dims:
