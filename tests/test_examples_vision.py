@@ -6,7 +6,6 @@ the suite runs on; the test checks the exit status, the headline line and the sa
 runs train too briefly for the quality bars, which the full runs (README) meet. Needs the
 ``examples`` extra (scikit-learn, matplotlib, tqdm) installed: a missing one fails, never skips.
 """
-import importlib.util
 import os
 import random
 import re
@@ -17,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 import minigrad as mg
+from test_examples_rnn import load_example  # one loader for the examples' modules
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 BACKEND = os.environ.get("MINIGRAD_BACKEND", "numpy")
@@ -66,15 +66,6 @@ def test_seq2seq_attention_quick(tmp_path: Path) -> None:
 
 
 # -- a training step of each example makes no host sync (simulated GPU, strict) ------------
-
-def load_example(name: str):
-    if str(EXAMPLES) not in sys.path:  # examples import their shared helpers by name
-        sys.path.insert(0, str(EXAMPLES))
-    spec = importlib.util.spec_from_file_location(f"example_{name}", EXAMPLES / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
 
 def assert_step_makes_no_host_sync(step) -> None:
     """Two warm-up steps (optimizer state appears), then a step and its device-side loss

@@ -24,6 +24,8 @@ def check_masks(shape: tuple, index: Any, op: str) -> None:
     """PyTorch's IndexError for a bool mask whose shape differs from the dims it covers
     (NumPy takes an empty mask against a dim of any size); a uint8 index, a mask to
     PyTorch (deprecated) but positions to NumPy, is refused. ``index`` is as_index's."""
+    if not isinstance(index, tuple) and getattr(index, "dtype", None) is None:
+        return  # an int or a slice, the common case: nothing to check
     items = index if isinstance(index, tuple) else (index,)
     dtypes = [getattr(i, "dtype", None) for i in items]
     if "uint8" in dtypes:
