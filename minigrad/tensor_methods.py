@@ -401,9 +401,9 @@ def bind_methods() -> None:
         setattr(Tensor, f"__r{op}__", _swapped(fn))
         setattr(Tensor, f"__i{op}__", in_place(f"__i{op}__", fn))
     Tensor.__invert__ = functions.bitwise_not
-    Tensor.__rfloordiv__ = lambda self, other: functions.floor_divide(other, self)
+    Tensor.__rfloordiv__ = _swapped(functions.floor_divide)
     Tensor.__mod__ = Tensor.remainder
-    Tensor.__rmod__ = lambda self, other: functions.remainder(other, self)
+    Tensor.__rmod__ = _swapped(functions.remainder)
 
 
 __all__ = ["bind_methods", "in_place"]
