@@ -106,6 +106,12 @@ class ArrayBackend:
         errstate = self._errstate
         return errstate(over="ignore") if errstate is not None else contextlib.nullcontext()
 
+    def recurrent_kernels(self, dtype: Any) -> dict:
+        """Fused per-step kernels for the recurrent primitives, by kind, for arrays of
+        ``dtype`` (backends/recurrent_kernels.py). None here: on the CPU the generic
+        in-place steps are the fastest NumPy can do."""
+        return {}
+
     def erf(self, x: Any) -> Any:
         """The error function. NumPy has none, so the CPU evaluates the C library's erf
         per element (exact, but a Python call per element); CuPy uses its own kernel."""

@@ -23,6 +23,7 @@ class CupyBackend(ArrayBackend):
         super().__init__(name, device, xp)
         self._cupyx = cupyx
         self._deferred: dict = {}  # checks made on the device, read at the next host sync
+        self._recurrent: Optional[dict] = None  # fused recurrent steps, built on first use
         # A simulated module counts its own host syncs (all of them, at the array level);
         # on real CuPy they are counted where minigrad converts to the host.
         self._counts_syncs = not getattr(xp, "simulated", False)
@@ -83,6 +84,17 @@ class CupyBackend(ArrayBackend):
 
     def erf(self, x: Any) -> Any:
         return self.cupyx.scipy.special.erf(x)
+
+    def recurrent_kernels(self, dtype: Any) -> dict:
+        """One kernel per time step (backends/recurrent_kernels.py), compiled on first use,
+        for float32 and float64; the simulated device has no compiler and keeps the
+        generic steps."""
+        if getattr(self.xp, "simulated", False) or self.xp.dtype(dtype).char not in "fd":
+            return {}
+        if self._recurrent is None:
+            from .recurrent_kernels import build
+            self._recurrent = build(self.xp.ElementwiseKernel)
+        return self._recurrent
 
     def asarray(self, data: Any, dtype: Any = None) -> Any:
         if isinstance(data, self.xp.ndarray):

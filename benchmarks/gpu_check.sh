@@ -26,10 +26,14 @@ ln -s "$ROOT/backends" "$OVERLAY/minigrad/backends"
 ln -s "$ROOT/nn" "$OVERLAY/minigrad/nn"
 export PYTHONPATH="$OVERLAY${PYTHONPATH:+:$PYTHONPATH}"
 export MINIGRAD_BACKEND=cupy HYPOTHESIS_PROFILE=ci
+# -P (Python >= 3.11): code read from stdin or run with -m must not find the source folder
+# minigrad/ (without backends/ and nn/) in the working directory before the overlay; a
+# script (the examples) has its own folder first on the path, not the working directory.
+PYP=("$PY" -P)
 failed=0
 started=$(date +%s)
 
-if ! "$PY" - <<'EOF'; then
+if ! "${PYP[@]}" - <<'EOF'; then
 import cupy, torch, minigrad as mg
 assert mg.cuda.is_available() and torch.cuda.is_available()
 name = cupy.cuda.runtime.getDeviceProperties(0)["name"].decode()
@@ -47,7 +51,7 @@ fi
 SUITE=(test_simgpu test_backends test_device test_gradients test_rnn test_nn_losses test_optim
        test_clip_grad)
 tests=$(printf "tests/%s.py " "${SUITE[@]}")
-out=$(timeout 150 "$PY" -m pytest -q -p no:cacheprovider $tests 2>&1); rc=$?
+out=$(timeout 150 "${PYP[@]}" -m pytest -q -p no:cacheprovider $tests 2>&1); rc=$?
 summary=$(printf '%s\n' "$out" | tail -n 1)
 if [ "$rc" -eq 0 ]; then
     echo "CHECK suite on cupy (subset: ${SUITE[*]}): ok | $summary"
@@ -85,7 +89,7 @@ else
 fi
 
 # 3 and 4. Host syncs per training step, and a step at H = 1024 against cuDNN.
-timeout 120 "$PY" - <<'EOF' || failed=1
+timeout 120 "${PYP[@]}" - <<'EOF' || failed=1
 import statistics
 import time
 

@@ -3,9 +3,9 @@
 Step by step, a layer of T steps records about 5T nodes, each allocating, and
 backward walks them one by one. Here the forward projects the whole input with
 one GEMM, then per step does one ``h @ W_hh^T`` into a preallocated buffer and
-the gate arithmetic in place. The joint gradient rule runs BPTT in one reverse
-loop (per step: the elementwise gate derivatives and one ``dgates @ W_hh``) and
-then gets ``dW_ih``, ``dW_hh``, ``dx`` and the biases with one GEMM or sum each
+the gate arithmetic in place (on a GPU, one fused kernel: backends/recurrent_kernels.py).
+The joint gradient rule runs BPTT in one reverse loop (per step: the elementwise gate
+derivatives and one ``dgates @ W_hh``) and then gets ``dW_ih``, ``dW_hh``, ``dx`` and the biases with one GEMM or sum each
 over all T steps. Gate order and biases are PyTorch's (design.md "Recurrent
 layers").
 
@@ -290,6 +290,8 @@ def _forward(kind: _Kind, xp: Any, x: Any, w_ih: Any, w_hh: Any, b_ih: Any, b_hh
     side = xp.empty((steps, batch, hidden), dtype=acts.dtype) if kind.keeps_side else None
     hw = xp.empty((batch, w_hh.shape[0]), dtype=acts.dtype)
     w_hh_t = w_hh.T.copy()  # BLAS is up to twice as fast on small products with it contiguous
+    fused = xp.recurrent_kernels(acts.dtype).get(kind.name)  # a GPU: one kernel per step
+    step = fused.step if fused else kind.step
     with xp._overflow_is_fine():
         for t in _order(steps, r):
             tick()  # BLAS threads follow the machine's load (backends/threads.py)
@@ -297,7 +299,7 @@ def _forward(kind: _Kind, xp: Any, x: Any, w_ih: Any, w_hh: Any, b_ih: Any, b_hh
             xp.matmul(prev[0], w_hh_t, out=hw)
             if step_bias is not None:
                 hw += step_bias
-            kind.step(xp, acts[t], hw, prev, new, None if side is None else side[t])
+            step(xp, acts[t], hw, prev, new, None if side is None else side[t])
             if mask is not None:  # padded steps keep the state
                 for k in range(kind.states):
                     new[k] = xp.where(mask[t], new[k], prev[k])
@@ -314,12 +316,14 @@ def _bptt_in_place(kind: _Kind, xp: Any, g: Any, out: Any, w_hh: Any, mask: Any,
     # the W_hh side differs from the input side only in the GRU (r scales W_hn h + b_hn)
     dgh = dgx if kind.fold_bias else xp.empty(dgx.shape, dtype=out.dtype)
     d = [g[k, steps * (1 - r)] for k in range(kind.states)]  # reaching the last states
+    fused = xp.recurrent_kernels(out.dtype).get(kind.name)
+    back = fused.back if fused else kind.back
     for t in reversed(_order(steps, r)):
         tick()
         prev, new = t + r, t + 1 - r
-        direct = kind.back(xp, d, None if acts is None else acts[t],
-                           None if side is None else side[t], out[:, prev], out[:, new],
-                           dgx[t], dgh[t])
+        direct = back(xp, d, None if acts is None else acts[t],
+                      None if side is None else side[t], out[:, prev], out[:, new],
+                      dgx[t], dgh[t])
         if mask is not None:  # padded rows: no gate gradient, the state's passes through
             keep = mask[t]
             xp.multiply(dgx[t], keep, out=dgx[t])
