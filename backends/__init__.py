@@ -8,7 +8,7 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
-from typing import Callable, Iterator, Union
+from typing import Callable, Iterator, Optional, Union
 
 from .array_backend import ArrayBackend, is_basic_index
 from .cupy_backend import make_cupy_backend
@@ -18,7 +18,7 @@ from .simgpu_backend import make_simgpu_backend
 __all__ = [
     "ArrayBackend", "register_backend", "get_backend", "set_backend", "use_backend",
     "current_backend", "available_backends", "is_basic_index", "default_backend_name",
-    "BACKEND_CHOICES",
+    "BACKEND_CHOICES", "seed_all",
 ]
 
 # What a command line offers: the CPU, the GPU, and the simulated GPU (CuPy's rules on NumPy).
@@ -27,6 +27,7 @@ BACKEND_CHOICES = ("numpy", "cupy", "simgpu")
 _factories: dict[str, Callable[[], ArrayBackend]] = {}
 _instances: dict[str, ArrayBackend] = {}
 _DEVICE_ALIASES = {"cpu": "numpy", "cuda": "cupy", "gpu": "cupy"}
+_seed: Optional[int] = None  # the last seed_all's, given to backends made after it
 
 
 class _State(threading.local):
@@ -64,6 +65,8 @@ def get_backend(name: Union[str, ArrayBackend]) -> ArrayBackend:
                 f"unknown backend or device {name!r}; known backends: {available_backends()}")
         if key not in _instances:
             _instances[key] = _factories[key]()
+            if _seed is not None:  # as torch seeds a GPU it has not initialised yet
+                _instances[key].manual_seed(_seed)
         backend = _instances[key]
     if colon and index != str(backend.device.index or 0):
         raise ValueError(
@@ -71,6 +74,15 @@ def get_backend(name: Union[str, ArrayBackend]) -> ArrayBackend:
             f"{backend.device.type}:{backend.device.index or 0} (for another GPU, start the "
             f"process with CUDA_VISIBLE_DEVICES=<its number>, as distributed runs do)")
     return backend
+
+
+def seed_all(seed: int) -> None:
+    """Seed every backend's generator, and each one made later with the same seed, so a
+    seeded program draws the same numbers on a device first used after the seeding."""
+    global _seed
+    _seed = seed
+    for backend in _instances.values():
+        backend.manual_seed(seed)
 
 
 def default_backend_name() -> str:

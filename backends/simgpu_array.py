@@ -8,8 +8,13 @@ code, so that code written against NumPy habits fails here as it would on a GPU:
 - NumPy arrays (even 0-d) and lists are refused as operands of operators and ufuncs,
   and a non-scalar host value is refused by ``a[i] = value`` (CuPy's messages);
 - reductions and integer indexing give 0-d arrays (integer indexing a 0-d view);
-- out-of-range integer-array indices wrap around instead of raising;
-- only names CuPy's namespace has exist here; no floating-point warnings;
+- out-of-range integer-array indices wrap around instead of raising; a negative count
+  given once to ``repeat`` is refused even for an empty array;
+- a 0-d host value of -0.0 arrives on the device as +0.0 (CuPy fills it with a memset);
+- only names CuPy's namespace has exist here, and ``linspace`` refuses complex bounds as
+  CuPy's does; no floating-point warnings;
+- a process forked after this module was loaded cannot use the device (CUDA's
+  initialization error), as a child forked from a process that used CUDA cannot;
 - every host synchronisation (``.item()``, ``float/int/bool``, ``.get()``, ``repr``,
   ``.tolist()``, boolean-mask indexing, ``nonzero`` and other data-sized results) is
   recorded by :mod:`host_sync` with its call site, and raises in strict mode
@@ -51,8 +56,27 @@ def _strict() -> bool:
     return os.environ.get("MINIGRAD_SIMGPU_STRICT", "") not in ("", "0")
 
 
+_forked = False  # in a child forked after this module was loaded: no device here
+
+
+def _lose_the_device() -> None:
+    global _forked
+    _forked = True
+
+
+os.register_at_fork(after_in_child=_lose_the_device)
+
+
+def _no_device_after_fork() -> None:
+    if _forked:
+        raise RuntimeError(
+            "cudaErrorInitializationError: initialization error (simulated: a process forked "
+            "from one that used the GPU cannot use it; keep a forked worker on the CPU)")
+
+
 def sync(kind: str) -> None:
     """A host synchronisation of ``kind`` is about to happen: record it."""
+    _no_device_after_fork()
     host_sync.record(kind, strict=_strict())
 
 
@@ -292,7 +316,7 @@ def _operator(ufunc: Any, reflected: bool = False, inplace: bool = False) -> Cal
 
 for _name in ("sum", "mean", "var", "std", "prod", "max", "min", "argmax", "argmin", "all",
               "any", "cumsum", "cumprod", "ptp", "clip", "dot", "round", "conj", "conjugate",
-              "take", "repeat", "argsort", "searchsorted", "trace", "partition",
+              "take", "argsort", "searchsorted", "trace", "partition",
               "argpartition", "choose", "compress", "put"):
     setattr(ndarray, _name, _method(_name))
 for _name, _ufunc in (("add", numpy.add), ("sub", numpy.subtract), ("mul", numpy.multiply),
@@ -314,6 +338,7 @@ del _name, _ufunc
 # -- wrapping and unwrapping -------------------------------------------------------------
 def _new(array: Any, base: Any = None) -> ndarray:
     """Wrap a NumPy result (a NumPy scalar becomes a 0-d array, as on CuPy)."""
+    _no_device_after_fork()
     out = object.__new__(ndarray)
     out._a = array if type(array) is numpy.ndarray else numpy.asarray(array)
     out._base = base
@@ -504,7 +529,7 @@ def asarray(a: Any, dtype: Any = None, order: Any = None, *, blocking: bool = Fa
     """A device array from device or host data (host data is copied to the device)."""
     if type(a) is ndarray:
         return a if dtype is None or numpy.dtype(dtype) == a.dtype else a.astype(dtype)
-    return _new(numpy.array(_unwrap_host(a), dtype=dtype, order=order or "K", copy=True))
+    return _upload(numpy.array(_unwrap_host(a), dtype=dtype, order=order or "K", copy=True))
 
 
 def array(obj: Any, dtype: Any = None, copy: bool = True, order: str = "K",
@@ -513,8 +538,16 @@ def array(obj: Any, dtype: Any = None, copy: bool = True, order: str = "K",
         out = obj._a.astype(dtype if dtype is not None else obj.dtype, copy=copy)
         out = out.reshape((1,) * (ndmin - out.ndim) + out.shape) if out.ndim < ndmin else out
         return obj if out is obj._a else _new(out)
-    return _new(numpy.array(_unwrap_host(obj), dtype=dtype, order=order, copy=True,
-                            ndmin=ndmin))
+    return _upload(numpy.array(_unwrap_host(obj), dtype=dtype, order=order, copy=True,
+                               ndmin=ndmin))
+
+
+def _upload(host: numpy.ndarray) -> ndarray:
+    """A host array copied to the device. CuPy fills a 0-d one instead, with a memset when
+    its value is 0: a negative zero arrives as +0."""
+    if host.ndim == 0 and host.dtype.kind in "fc" and host == 0:
+        host[()] = 0
+    return _new(host)
 
 
 def _unwrap_host(obj: Any) -> Any:
@@ -689,11 +722,52 @@ cuda = types.SimpleNamespace(
                                   deviceSynchronize=_device_synchronize),
 )
 
+
+# -- functions whose CuPy rules differ from NumPy's ------------------------------------
+_numpy_repeat = _function("repeat", numpy.repeat)
+_numpy_linspace = _function("linspace", numpy.linspace)
+_numpy_logspace = _function("logspace", numpy.logspace)
+
+
+def repeat(a: Any, repeats: Any, axis: Any = None) -> Any:
+    """CuPy's refuses a negative count given once (a number or one element) before it
+    looks at the array, even an empty one that NumPy would repeat."""
+    counts = repeats._a if type(repeats) is ndarray else numpy.asarray(repeats)
+    if counts.size == 1 and counts.item() < 0:
+        raise ValueError(f"'repeats' should not be negative: {counts.item()}")
+    return _numpy_repeat(a, repeats, axis)
+
+
+ndarray.repeat = repeat  # type: ignore[attr-defined]
+
+
+def _scalar_bounds(start: Any, stop: Any, num: int, endpoint: bool) -> None:
+    """CuPy's linspace takes the step of scalar bounds as ``float(stop - start)``: complex
+    ones fail (with its error), unless there is no step to take."""
+    if numpy.isscalar(start) and numpy.isscalar(stop) and (num - 1 if endpoint else num) > 0:
+        float(stop - start)
+
+
+def linspace(start: Any, stop: Any, num: int = 50, endpoint: bool = True,
+             **kwargs: Any) -> Any:
+    """CuPy's: no complex scalar bounds."""
+    _scalar_bounds(start, stop, num, endpoint)
+    return _numpy_linspace(start, stop, num, endpoint, **kwargs)
+
+
+def logspace(start: Any, stop: Any, num: int = 50, endpoint: bool = True,
+             **kwargs: Any) -> Any:
+    """CuPy's: a power of its linspace, so no complex scalar bounds either."""
+    _scalar_bounds(start, stop, num, endpoint)
+    return _numpy_logspace(start, stop, num, endpoint, **kwargs)
+
+
 module = _Namespace("cupy", numpy, _CUPY_FUNCTIONS, _PLAIN | _SCALAR_TYPES)
 module.__doc__ = __doc__
 linalg = _Namespace("cupy.linalg", numpy.linalg, _LINALG)
 for _name, _value in {"ndarray": ndarray, "ufunc": _Ufunc, "asarray": asarray, "array": array,
                       "asnumpy": asnumpy, "get_array_module": get_array_module,
+                      "linspace": linspace, "logspace": logspace, "repeat": repeat,
                       "linalg": linalg, "cuda": cuda, "simulated": True}.items():
     setattr(module, _name, _value)
 del _name, _value

@@ -4,9 +4,11 @@
 #
 #   bash benchmarks/gpu_check.sh            # PYTHON=/path/to/python to pick another Python
 #
-# Nothing is downloaded or installed: minigrad is put on the path through a folder of
-# symbolic links laid out as the installed package (minigrad/, minigrad/backends ->
-# backends/, minigrad/nn -> nn/). Each check prints one summary line starting "CHECK";
+# Nothing is downloaded or installed: the checks run in a folder of symbolic links to the
+# repository's files in which minigrad/ is laid out as the installed package (minigrad/*,
+# minigrad/backends -> backends/, minigrad/nn -> nn/), so Python finds the package there
+# from the working directory, from tests' subprocesses and (on PYTHONPATH) from the
+# examples. Each check prints one summary line starting "CHECK";
 # the script exits non-zero if any check fails.
 #   1. the suite on CuPy (MINIGRAD_BACKEND=cupy): a representative subset, time-boxed
 #   2. the main job (examples/char_lstm.py) for 200 steps on CuPy: the loss must fall
@@ -18,22 +20,22 @@ set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$(pwd)
 PY=${PYTHON:-python3}
-OVERLAY=$(mktemp -d)
-trap 'rm -rf "$OVERLAY"' EXIT
-mkdir "$OVERLAY/minigrad"
-for entry in "$ROOT"/minigrad/*; do ln -s "$entry" "$OVERLAY/minigrad/"; done
-ln -s "$ROOT/backends" "$OVERLAY/minigrad/backends"
-ln -s "$ROOT/nn" "$OVERLAY/minigrad/nn"
-export PYTHONPATH="$OVERLAY${PYTHONPATH:+:$PYTHONPATH}"
+TREE=$(mktemp -d)
+trap 'rm -rf "$TREE"' EXIT
+for entry in "$ROOT"/* "$ROOT"/.[!.]*; do
+    [ -e "$entry" ] && [ "$(basename "$entry")" != minigrad ] && ln -s "$entry" "$TREE/"
+done
+mkdir "$TREE/minigrad"
+for entry in "$ROOT"/minigrad/*; do ln -s "$entry" "$TREE/minigrad/"; done
+ln -s "$ROOT/backends" "$TREE/minigrad/backends"
+ln -s "$ROOT/nn" "$TREE/minigrad/nn"
+cd "$TREE"
+export PYTHONPATH="$TREE${PYTHONPATH:+:$PYTHONPATH}"
 export MINIGRAD_BACKEND=cupy HYPOTHESIS_PROFILE=ci
-# -P (Python >= 3.11): code read from stdin or run with -m must not find the source folder
-# minigrad/ (without backends/ and nn/) in the working directory before the overlay; a
-# script (the examples) has its own folder first on the path, not the working directory.
-PYP=("$PY" -P)
 failed=0
 started=$(date +%s)
 
-if ! "${PYP[@]}" - <<'EOF'; then
+if ! "$PY" - <<'EOF'; then
 import cupy, torch, minigrad as mg
 assert mg.cuda.is_available() and torch.cuda.is_available()
 name = cupy.cuda.runtime.getDeviceProperties(0)["name"].decode()
@@ -51,7 +53,7 @@ fi
 SUITE=(test_simgpu test_backends test_device test_gradients test_rnn test_nn_losses test_optim
        test_clip_grad)
 tests=$(printf "tests/%s.py " "${SUITE[@]}")
-out=$(timeout 150 "${PYP[@]}" -m pytest -q -p no:cacheprovider $tests 2>&1); rc=$?
+out=$(timeout 150 "$PY" -m pytest -q -p no:cacheprovider $tests 2>&1); rc=$?
 summary=$(printf '%s\n' "$out" | tail -n 1)
 if [ "$rc" -eq 0 ]; then
     echo "CHECK suite on cupy (subset: ${SUITE[*]}): ok | $summary"
@@ -89,7 +91,7 @@ else
 fi
 
 # 3 and 4. Host syncs per training step, and a step at H = 1024 against cuDNN.
-timeout 120 "${PYP[@]}" - <<'EOF' || failed=1
+timeout 120 "$PY" - <<'EOF' || failed=1
 import statistics
 import time
 

@@ -14,8 +14,8 @@ from typing import Any, Optional, Union
 
 import numpy
 
-from . import cuda, ops
-from .backends import ArrayBackend, current_backend, get_backend
+from . import ops
+from .backends import ArrayBackend, current_backend, get_backend, seed_all
 from .dtypes import default_complex_dtype, get_default_dtype
 from .functions.arguments import reported
 from .tensor import Tensor, as_dtype, tensor
@@ -218,14 +218,21 @@ def _spaced_dtype(op: str, start: Any, end: Any, dtype: Any) -> numpy.dtype:
     return dtype
 
 
+def _spaced(b: Any, name: str, dtype: numpy.dtype, *args: Any, **kwargs: Any) -> Any:
+    """NumPy's ``linspace``/``logspace`` on ``b``, in float64 or complex128; a complex
+    range is made on the host and copied over, as CuPy's take no complex bounds."""
+    if dtype.kind != "c":
+        return getattr(b.xp, name)(*args, dtype=numpy.float64, **kwargs)
+    return b.from_numpy(getattr(numpy, name)(*args, dtype=numpy.complex128, **kwargs))
+
+
 def linspace(start: Any, end: Any, steps: int, *, dtype: Any = None, device: Device = None,
              requires_grad: bool = False) -> Tensor:
     """``steps`` evenly spaced values from ``start`` to ``end``, both included."""
     b = _backend(device)
     start, end = _scalar(start, "start"), _scalar(end, "end")
     dtype = _spaced_dtype("linspace", start, end, dtype)
-    values = b.linspace(start, end, _count(steps, "steps"),
-                        dtype=numpy.complex128 if dtype.kind == "c" else numpy.float64)
+    values = _spaced(b, "linspace", dtype, start, end, _count(steps, "steps"))
     return _make(_cast_like_torch(values, dtype), b, requires_grad)
 
 
@@ -237,8 +244,7 @@ def logspace(start: Any, end: Any, steps: int, base: float = 10.0, *, dtype: Any
     if not isinstance(base, (numbers.Real, numpy.bool_)):
         raise TypeError(f"logspace() base must be a real number, got {base!r}")
     dtype = _spaced_dtype("logspace", start, end, dtype)
-    values = b.xp.logspace(start, end, _count(steps, "steps"), base=base,
-                           dtype=numpy.complex128 if dtype.kind == "c" else numpy.float64)
+    values = _spaced(b, "logspace", dtype, start, end, _count(steps, "steps"), base=base)
     return _make(_cast_like_torch(values, dtype), b, requires_grad)
 
 
@@ -339,15 +345,12 @@ def randint_like(input: Tensor, low: int = 0, high: Optional[int] = None, *, dty
 # -- random numbers ------------------------------------------------------------------------
 
 def manual_seed(seed: int) -> None:
-    """Seed every generator a program usually draws from: the active backend's, the CPU's
-    and the GPU's (as ``torch.manual_seed`` does); negative seeds wrap around."""
+    """Seed every backend's generator, those first used later included (as
+    ``torch.manual_seed`` seeds the CPU and every GPU); negative seeds wrap around."""
     value = int(seed)
     if not -2 ** 63 <= value < 2 ** 64:
         raise ValueError(f"a seed is an integer in [-2**63, 2**64), got {seed!r}")
-    seed = value % 2 ** 64
-    for backend in {current_backend(), get_backend("cpu")}:
-        backend.manual_seed(seed)
-    cuda.manual_seed_all(seed)
+    seed_all(value % 2 ** 64)
 
 
 def get_rng_state() -> dict:

@@ -169,9 +169,11 @@ def _is_device(arg: Any) -> bool:
 
 
 def type_(self: Tensor, dtype: Any = None, non_blocking: bool = False) -> Any:
-    """With no argument, the type's name (as 'minigrad.FloatTensor'); else a cast."""
+    """With no argument, the type's name (as 'minigrad.FloatTensor', on a GPU
+    'minigrad.cuda.FloatTensor', as PyTorch names them); else a cast."""
     if dtype is None:
-        return f"minigrad.{_TYPE_NAMES.get(self.dtype.name, self.dtype.name)}"
+        where = "minigrad.cuda" if self.is_cuda else "minigrad"
+        return f"{where}.{_TYPE_NAMES.get(self.dtype.name, self.dtype.name)}"
     if isinstance(dtype, str) and dtype.endswith("Tensor"):
         names = {v: k for k, v in _TYPE_NAMES.items()}
         dtype = names[dtype.rsplit(".", 1)[-1]]

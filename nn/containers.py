@@ -187,12 +187,13 @@ class ModuleDict(Module):
 
 def _describe(value: Any, by_type: bool) -> str:
     """One ParameterList / ParameterDict entry, as PyTorch prints it (the list names the
-    dtype, the dict the tensor type)."""
+    dtype, the dict the tensor type; a device other than the CPU follows the size, as
+    PyTorch's CUDA and custom devices do)."""
     if not isinstance(value, mg.Tensor):
         return f"Object of type: {type(value).__name__}"
     kind = "Parameter" if isinstance(value, Parameter) else "Tensor"
     size = "x".join(str(n) for n in value.shape)
-    device = f" ({value.device})" if value.is_cuda else ""
+    device = f" ({value.device})" if value.device.type != "cpu" else ""
     dtype = value.type() if by_type else f"minigrad.{value.dtype}"
     return f"{kind} containing: [{dtype} of size {size}{device}]"
 

@@ -112,6 +112,19 @@ def test_manual_seed_makes_random_numbers_reproducible():
     assert mg.randn(2, 3).shape == mg.randn((2, 3)).shape == (2, 3)
 
 
+def test_manual_seed_seeds_every_device_even_one_first_used_later():
+    """As torch.manual_seed seeds every GPU: draws on a device other than the active one,
+    and on one whose backend is made only after the seeding, repeat."""
+    def draws(name):
+        mg.register_backend(name, lambda: ArrayBackend(name, name, np))  # made on first use
+        mg.manual_seed(7)
+        mg.randn(2)  # the active device's stream moves; the others' must not care
+        return [mg.randn(3, device=device).numpy() for device in ("simgpu", name)]
+    first, again = draws("seeded_late"), draws("seeded_later")
+    for a, b in zip(first, again):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_backend_index_add_accumulates_repeated_indices():
     b = mg.current_backend()
     on_b = b.from_numpy  # a backend takes its own arrays (a GPU one refuses host arrays)
@@ -142,9 +155,9 @@ def test_environment_asking_for_cupy_without_it_says_how_to_install():
 
 @pytest.mark.skipif(importlib.util.find_spec("cupy") is None, reason="CuPy is not installed")
 def test_cupy_round_trip():  # runs where a GPU and CuPy exist
-    x = mg.tensor(np.array([1.0, 2.0]), requires_grad=True)
+    x = mg.tensor(np.array([1.0, 2.0]), requires_grad=True, device="cpu")
     y = x.to("cuda")
-    assert y.device == "cuda"
+    assert y.device.type == "cuda"  # the device is cuda:0, as PyTorch's
     (y * y).sum().backward()
     np.testing.assert_array_equal(x.grad.numpy(), [2.0, 4.0])
     assert y.to("cpu").device == "cpu"

@@ -175,7 +175,7 @@ def test_loader_length_matches_torch(n, batch_size, drop_last):
 # -- shuffling and generators -----------------------------------------------------------------
 
 def shuffled(seed, num_workers=0, epochs=1):
-    loader = DataLoader(TensorDataset(mg.arange(10)), batch_size=3, shuffle=True,
+    loader = DataLoader(TensorDataset(mg.arange(10, device="cpu")), batch_size=3, shuffle=True,
                         num_workers=num_workers, generator=mg.Generator().manual_seed(seed))
     return [[b[0].tolist() for b in loader] for _ in range(epochs)]
 
@@ -492,9 +492,9 @@ def tag_worker(worker_id):
 
 def test_workers_give_the_same_batches_as_the_main_process():
     assert shuffled(3, num_workers=2, epochs=2) == shuffled(3, num_workers=0, epochs=2)
-    x = mg.tensor(np.arange(24.0).reshape(12, 2))
-    plain = [tree(b) for b in DataLoader(TensorDataset(x, mg.arange(12)), batch_size=5)]
-    assert [tree(b) for b in DataLoader(TensorDataset(x, mg.arange(12)), batch_size=5,
+    x, y = mg.tensor(np.arange(24.0).reshape(12, 2), device="cpu"), mg.arange(12, device="cpu")
+    plain = [tree(b) for b in DataLoader(TensorDataset(x, y), batch_size=5)]
+    assert [tree(b) for b in DataLoader(TensorDataset(x, y), batch_size=5,
                                         num_workers=2, prefetch_factor=1)] == plain
 
 
@@ -535,9 +535,45 @@ def test_persistent_workers_keep_their_processes_across_epochs():
 
 
 def test_in_order_false_gives_every_batch():
-    loader = DataLoader(TensorDataset(mg.arange(10)), batch_size=2, num_workers=2,
-                        in_order=False)
+    loader = DataLoader(TensorDataset(mg.arange(10, device="cpu")), batch_size=2,
+                        num_workers=2, in_order=False)
     assert sorted(b[0].tolist() for b in loader) == [[0, 1], [2, 3], [4, 5], [6, 7], [8, 9]]
+
+
+def tensors_in(obj):
+    if isinstance(obj, mg.Tensor):
+        return [obj]
+    if isinstance(obj, dict):
+        obj = list(obj.values())
+    if isinstance(obj, (list, tuple)):
+        return [t for item in obj for t in tensors_in(item)]
+    return []
+
+
+def collate_and_say_where(batch):
+    """default_collate, and the devices it made the batch's tensors on."""
+    out = default_collate(batch)
+    return out, sorted({str(t.device) for t in tensors_in(out)})
+
+
+def test_workers_collate_on_the_cpu_and_batches_arrive_on_the_default_device():
+    """A forked worker cannot use the GPU (the simulated one refuses, as CUDA does): it
+    builds each batch on the CPU, and the main process puts every tensor of it on the
+    default device, so a batch is the same with or without workers."""
+    with mg.use_backend("simgpu"):
+        gpu = str(mg.zeros(()).device)
+        dataset = Samples(4, lambda i: sample(i, mg.tensor))
+        served = list(DataLoader(dataset, batch_size=2, num_workers=2,
+                                 collate_fn=collate_and_say_where))
+        plain = list(DataLoader(dataset, batch_size=2))
+        with pytest.raises(RuntimeError, match="(?s)in DataLoader worker process.*"
+                                               "initialization error"):
+            list(DataLoader(TensorDataset(mg.arange(4)), batch_size=2, num_workers=1,
+                            multiprocessing_context="fork"))
+    assert [made_on for _, made_on in served] == [["cpu"], ["cpu"]]
+    assert {str(t.device) for batch, _ in served for t in tensors_in(batch)} == {gpu}
+    assert {str(t.device) for batch in plain for t in tensors_in(batch)} == {gpu}
+    assert [tree(batch) for batch, _ in served] == [tree(batch) for batch in plain]
 
 
 class Failing(Dataset):

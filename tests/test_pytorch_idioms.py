@@ -624,6 +624,19 @@ def test_a_mask_of_the_wrong_shape_is_an_index_error(index, shape):
         mg.zeros(*shape)[index(mg)] = 1.0
 
 
+def test_index_put_reads_tensors_in_the_index_and_names_itself_for_a_float_one():
+    """A Tensor in the index is read as its array, never handed to the array library
+    (CuPy would export one that requires grad and fail without naming index_put)."""
+    _same(mg.index_put(mg.zeros(3), (mg.tensor([1]),), mg.tensor(2.0)),
+          torch.index_put(torch.zeros(3), (torch.tensor([1]),), torch.tensor(2.0)))
+    with pytest.raises(IndexError, match="index_put: tensors used as indices must be long, "
+                                         "int or bool tensors, got dtype float32"):
+        mg.index_put(1.5, mg.tensor([], requires_grad=True), None)
+    with pytest.raises(IndexError, match="tensors used as indices must be long, int, byte or "
+                                         "bool tensors"):
+        torch.index_put(torch.zeros(3), (torch.tensor([0.5]),), torch.tensor(1.0))
+
+
 def test_masks_of_the_right_shape_still_select():
     x = np.arange(6.0).reshape(2, 3)
     mask = np.array([[True, False, True], [False, False, True]])

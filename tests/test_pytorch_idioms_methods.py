@@ -282,6 +282,16 @@ SELECTION = [
     case("isin", lambda L, i, k: L.isin(i, k), "i k"),
 ]
 
+def _on_our_kind_of_device(t):
+    """``t`` on the kind of device minigrad's default tensors are on (a GPU where that is
+    CUDA), so that a question about the device compares like with like."""
+    if not mg.zeros(()).is_cuda:
+        return t
+    if not torch.cuda.is_available():
+        pytest.skip("minigrad's default device is a GPU and this torch has none")
+    return t.cuda()
+
+
 DTYPES = [
     case("type(dtype)", lambda L, x: x.type(L.float32)),
     case("type_as", lambda L, x, i: x.type_as(i), "x i"),
@@ -300,7 +310,8 @@ DTYPES = [
     case("to(device=,dtype=)", lambda L, x: x.to(device="cpu", dtype=L.int64)),
     case("to(device)", lambda L, x: x.to("cpu")),
     case("cpu", lambda L, x: x.cpu()),
-    case("is_cuda", lambda L, x: x.is_cuda),
+    case("is_cuda", lambda L, x: x.is_cuda,
+         tfn=lambda L, x: _on_our_kind_of_device(x).is_cuda),
     case("element_size", lambda L, x: (x.element_size(), x.half().element_size())),
     case("new_zeros", lambda L, x: x.new_zeros(2, 3)),
     case("new_zeros(tuple)", lambda L, i: i.new_zeros((2,)), "i"),
@@ -346,9 +357,11 @@ def test_device_type_and_index():
 
 
 def test_type_without_argument_names_the_tensor_type():
-    assert mg.zeros(2).type() == "minigrad.FloatTensor"  # torch: "torch.FloatTensor"
-    assert mg.zeros(2, dtype=mg.int64).type() == "minigrad.LongTensor"
+    assert mg.zeros(2, device="cpu").type() == "minigrad.FloatTensor"  # "torch.FloatTensor"
+    assert mg.zeros(2, dtype=mg.int64, device="cpu").type() == "minigrad.LongTensor"
     assert mg.zeros(2).type("minigrad.DoubleTensor").dtype == np.float64
+    if mg.cuda.is_available():  # torch: "torch.cuda.FloatTensor"
+        assert mg.zeros(2, device="cuda").type() == "minigrad.cuda.FloatTensor"
 
 
 def test_cuda_without_a_gpu_says_so():

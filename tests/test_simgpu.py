@@ -325,7 +325,8 @@ def test_synchronize_reports_a_deferred_index_check():
 @pytest.mark.parametrize("kind", ["list", "numpy", "cpu tensor", "device tensor"])
 def test_rnn_lengths_make_no_host_sync(kind):
     """Host lengths are checked on the host; device lengths on the device, without waiting."""
-    lengths = {"list": [4, 2], "numpy": np.array([4, 2]), "cpu tensor": mg.tensor([4, 2]),
+    lengths = {"list": [4, 2], "numpy": np.array([4, 2]),
+               "cpu tensor": mg.tensor([4, 2], device="cpu"),
                "device tensor": mg.tensor([4, 2], device="simgpu")}[kind]
     gru = nn.GRU(3, 4, bidirectional=True).to("simgpu")
     x = mg.randn(5, 2, 3).to("simgpu")
@@ -338,8 +339,9 @@ def test_rnn_lengths_make_no_host_sync(kind):
 
 def test_a_bad_device_length_raises_at_the_next_sync():
     gru = nn.GRU(3, 4).to("simgpu")
+    x, lengths = mg.randn(5, 2, 3, device="simgpu"), mg.tensor([6, 2], device="simgpu")
     with mg.cuda.sync_counter(strict=True):
-        out, _ = gru(mg.randn(5, 2, 3).to("simgpu"), lengths=mg.tensor([6, 2], device="simgpu"))
+        out, _ = gru(x, lengths=lengths)
     with pytest.raises(ValueError, match=r"every length must lie in \[1, 5\].*got a length of 6"):
         out.sum().item()
     with pytest.raises(ValueError, match=r"\[1, 5\].*from 0 to 2"):  # host lengths: at once

@@ -320,7 +320,9 @@ def repeat_interleave(input: Any, repeats: Any, dim: Optional[int] = None, *,
     if not isinstance(counts, int) and getattr(counts, "ndim", 0) and counts.shape[0] != n:
         raise ValueError(f"repeat_interleave: {counts.shape[0]} repeat counts for dim {d} "
                          f"of size {n}")
-    index = xp.repeat(xp.arange(n), counts)
+    # Nothing to repeat: a negative one-element count, spread over no elements, is fine
+    # (checked above, as PyTorch does), but CuPy's repeat would refuse it
+    index = xp.repeat(xp.arange(n), counts) if n else xp.arange(0)
     return x[(slice(None),) * d + (index,)]
 
 

@@ -22,8 +22,9 @@ def as_index(index: Any) -> Any:
 
 def check_masks(shape: tuple, index: Any, op: str) -> None:
     """PyTorch's IndexError for a bool mask whose shape differs from the dims it covers
-    (NumPy takes an empty mask against a dim of any size); a uint8 index, a mask to
-    PyTorch (deprecated) but positions to NumPy, is refused. ``index`` is as_index's."""
+    (NumPy takes an empty mask against a dim of any size), and for a float index (whose
+    error would be the array library's own); a uint8 index, a mask to PyTorch
+    (deprecated) but positions to NumPy, is refused. ``index`` is as_index's."""
     if not isinstance(index, tuple) and getattr(index, "dtype", None) is None:
         return  # an int or a slice, the common case: nothing to check
     items = index if isinstance(index, tuple) else (index,)
@@ -31,6 +32,10 @@ def check_masks(shape: tuple, index: Any, op: str) -> None:
     if "uint8" in dtypes:
         raise TypeError(f"{op}: a uint8 index is a mask to PyTorch (deprecated) but positions "
                         "to NumPy: the mask must be a bool tensor (positions: an int64 one)")
+    for d in dtypes:
+        if d is not None and d.kind in "fc":
+            raise IndexError(f"{op}: tensors used as indices must be long, int or bool "
+                             f"tensors, got dtype {d}")
     if not any(d == bool and i.ndim for d, i in zip(dtypes, items)):
         return
 
@@ -86,11 +91,14 @@ def index_put(x: Any, index: Any, value: Any) -> Any:
     from .elementwise import where
     from .shape import broadcast_to
     x = as_input("index_put", x)
+    index = as_index(index)  # a Tensor in it must not reach the array library as it is
+    check_masks(tuple(x.shape), index, "index_put")
     backend = x._backend
     written = backend.xp.zeros(x.shape, dtype=bool)
     try:
         written[index] = True
-    except (IndexError, TypeError, ValueError) as exc:  # an index that does not fit x
+    except (IndexError, TypeError, ValueError, RuntimeError) as exc:  # an index that does
+        # not fit x, or one the array library cannot read (CuPy: a tensor inside a list)
         raise renamed("index_put", exc, f" (tensor of shape {tuple(x.shape)})") from exc
     try:
         if not isinstance(value, Tensor):

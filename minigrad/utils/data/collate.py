@@ -5,7 +5,8 @@ every sample: tensors are stacked, NumPy arrays and numbers become tensors (Pyth
 floats float64, ints int64, bools bool, NumPy values keep their dtype), strings stay a
 list, and tuples, lists, dicts and named tuples are collated field by field (a tuple of
 fields comes back a list, as in PyTorch). Tensors made from numbers and arrays land on
-the active backend, as ``mg.tensor`` puts them. ``default_convert`` is what a loader
+the active backend, as ``mg.tensor`` puts them (in a DataLoader worker the CPU, and the
+main process moves the batch: ``to_default_device``). ``default_convert`` is what a loader
 with ``batch_size=None`` applies to each sample: arrays to tensors, nothing stacked.
 """
 from __future__ import annotations
@@ -67,6 +68,20 @@ def default_convert(data: Any) -> Any:
         return _rebuild(data, data, default_convert)
     if isinstance(data, collections.abc.Sequence):
         return _rebuild(data, data, default_convert)
+    return data
+
+
+def to_default_device(data: Any) -> Any:
+    """``data`` with every tensor in it (through tuples, lists, dicts and named tuples) on
+    the default device: where a batch a worker built on the CPU goes in the main process."""
+    if isinstance(data, mg.Tensor):
+        return data.to(mg.current_backend())
+    if isinstance(data, (str, bytes)):
+        return data
+    if isinstance(data, tuple) and hasattr(data, "_fields"):  # a named tuple
+        return type(data)(*(to_default_device(d) for d in data))
+    if isinstance(data, (collections.abc.Mapping, collections.abc.Sequence)):
+        return _rebuild(data, data, to_default_device)
     return data
 
 

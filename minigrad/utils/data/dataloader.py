@@ -3,9 +3,11 @@
 The sampler gives the order (sequential, shuffled by ``generator`` or the global stream,
 or any iterable of indices given as ``sampler=``), the batch sampler groups it, a fetcher
 indexes the dataset and ``collate_fn`` builds each batch, in this process or in
-``num_workers`` worker processes that give exactly the same batches. ``pin_memory``,
-``pin_memory_device`` are accepted for PyTorch's signature and do nothing: there is no
-page-locked host memory to stage copies in.
+``num_workers`` worker processes that give exactly the same batches (workers never use
+the GPU: they build batches on the CPU, and every tensor of a batch is put on the default
+device as it is handed out; a dataset they read holds its tensors on the CPU).
+``pin_memory``, ``pin_memory_device`` are accepted for PyTorch's signature and do
+nothing: there is no page-locked host memory to stage copies in.
 """
 from __future__ import annotations
 

@@ -3,7 +3,9 @@
 Tasks (a batch's indices, numbered in sampler order) go round-robin to the workers'
 queues, at most ``prefetch_factor`` per worker ahead of what has been handed out;
 batches come back through one pipe per worker and are handed out in task order (or as
-they arrive, with ``in_order=False``), so the batches equal a single-process loader's.
+they arrive, with ``in_order=False``), so the batches equal a single-process loader's;
+workers build them on the CPU (see ``worker``), and every tensor in a batch is put on
+the default device here.
 A worker whose iterable dataset has run out says so and gets no more tasks. Every
 message carries the epoch it belongs to, so a persistent loader restarted mid-epoch
 drops what the abandoned epoch still had in flight. Dead workers are noticed through
@@ -17,6 +19,7 @@ import weakref
 from multiprocessing import connection
 from typing import Any, Dict, List, Tuple
 
+from .collate import to_default_device
 from .worker import POLL_SECONDS, Exhausted, Failure, worker_loop
 
 SHUTDOWN_SECONDS = 5.0  # how long workers get to exit before they are terminated
@@ -141,7 +144,7 @@ class MultiProcessIter:
         self._send_task()
         if isinstance(batch, Failure):
             batch.reraise()
-        return batch
+        return to_default_device(batch)
 
     def _receive(self) -> Tuple[int, Any]:
         """The next answer of this epoch from any worker, however long ``timeout`` allows."""

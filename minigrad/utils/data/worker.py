@@ -5,6 +5,11 @@ the loader's base seed plus its id, so workers differ from each other and a seed
 repeats), runs ``worker_init_fn(worker_id)``, then fetches and collates one batch per
 task the main process sends, answering ``(epoch, task number, batch)`` through its
 pipe. An error is sent back, with its traceback, to be raised in the main process.
+
+A worker never uses the GPU: CUDA cannot be used in a process forked from one that has
+used it. Its default device is the CPU, so what the dataset and the collation make there
+is made on the CPU, and the main process puts each batch on its own default device. A
+dataset read by workers must hold its tensors on the CPU, as in PyTorch.
 """
 from __future__ import annotations
 
@@ -102,7 +107,8 @@ def worker_loop(dataset: Any, auto_collation: bool, collate_fn: Callable, drop_l
     where = f"in DataLoader worker process {worker_id}"
     setup_failure, fetcher, exhausted = None, None, False
     try:
-        seed = _seed(base_seed, worker_id)
+        seed = _seed(base_seed, worker_id)  # first: with the CPU active, it would ask CUDA
+        mg.set_backend("cpu")                # whether there is a GPU to seed
         _worker_info = WorkerInfo(worker_id, num_workers, seed, dataset)
         if init_fn is not None:
             init_fn(worker_id)
