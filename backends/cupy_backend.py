@@ -1,6 +1,8 @@
 """The GPU backend: CuPy, imported only when asked for."""
 from typing import Any, Optional
 
+import numpy
+
 from . import host_sync
 from .array_backend import ArrayBackend
 
@@ -37,7 +39,7 @@ class CupyBackend(ArrayBackend):
         return self._cupyx
 
     def from_numpy(self, array: Any) -> Any:
-        return self.xp.asarray(array)
+        return self._upload(array, None)
 
     def to_numpy(self, array: Any) -> Any:
         if not isinstance(array, self.xp.ndarray):
@@ -99,6 +101,14 @@ class CupyBackend(ArrayBackend):
     def asarray(self, data: Any, dtype: Any = None) -> Any:
         if isinstance(data, self.xp.ndarray):
             return data.astype(dtype, copy=False) if dtype is not None else data
+        return self._upload(data, dtype)
+
+    def _upload(self, data: Any, dtype: Any) -> Any:
+        """Host data on the GPU. CuPy fills a 0-d array from a host zero with a memset,
+        dropping the sign of -0.0 (``1 / -0.0`` would be +inf): a zero goes over as one
+        element of a 1-d array."""
+        if not getattr(data, "ndim", 0) and data == 0:
+            return self.xp.asarray(numpy.asarray(data, dtype=dtype).reshape(1)).reshape(())
         return self.xp.asarray(data, dtype=dtype)
 
 

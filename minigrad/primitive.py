@@ -23,7 +23,7 @@ from typing import Any, Callable, Optional, Sequence
 
 from . import grad_mode
 from .backends import current_backend
-from .promotion import number_array, promote
+from .promotion import promote
 
 Rule = Callable[..., Any]
 _NOTHING = object()  # "no such input" (None is a legitimate optional input)
@@ -163,7 +163,7 @@ def _constant(value: float, dtype: Any, backend: Any) -> Any:
     any NumPy promotion rules, and NumPy multiplies by a 0-d array twice as fast. Zeros
     are not cached: 0.0 == -0.0 would share one entry, and 1 / -0.0 is -inf."""
     if value == 0.0:
-        return number_array(value, dtype, backend)
+        return backend.asarray(value, dtype=dtype)
     return _cached_constant(value, dtype, backend)
 
 

@@ -74,15 +74,6 @@ def result_type(values: Sequence[Any], true_divide: bool = False) -> Optional[nu
 ALL = "all"  # a primitive's ``promotes`` value: every input takes part (cat, stack)
 
 
-def number_array(value: Any, dtype: Any, backend: Any) -> Any:
-    """``value`` (a number or a 0-d host array) as a 0-d array of ``dtype`` on ``backend``.
-    A zero goes over as a 1-element array: CuPy copies a 0-d array to the GPU with a memset
-    when its value is 0, dropping the sign of -0.0 (``1 / -0.0`` would be +inf)."""
-    if value == 0:
-        return backend.asarray(numpy.asarray([value], dtype=dtype)).reshape(())
-    return backend.asarray(value, dtype=dtype)
-
-
 def promote(args: list, positions: Any, backend: Any, true_divide: bool) -> list:
     """``args`` with the operands at ``positions`` (a tuple, or ALL) cast to their common
     PyTorch result type; numbers become 0-d arrays of that type (so NumPy's rules, which
@@ -98,7 +89,7 @@ def promote(args: list, positions: Any, backend: Any, true_divide: bool) -> list
             if a.dtype != target:
                 out[i] = a.astype(target)
         elif isinstance(a, (bool, int, float, complex, numpy.generic)):
-            out[i] = number_array(a, target, backend)
+            out[i] = backend.asarray(a, dtype=target)
         elif hasattr(a, "dtype") and a.dtype != target:  # a host array on another backend
             out[i] = backend.asarray(a, dtype=target)
     return out

@@ -8,7 +8,6 @@ import numpy
 
 from . import dtypes, grad_mode
 from .backends import ArrayBackend, current_backend, get_backend
-from .promotion import number_array
 from .size import Size
 
 
@@ -395,8 +394,7 @@ def tensor(data: Any, dtype: Any = None, requires_grad: bool = False,
                 host = host.astype(dtypes.get_default_dtype())
             elif host.dtype.kind == "O":
                 raise TypeError(f"cannot make a tensor from {type(data).__name__} data")
-            array = number_array(host, host.dtype, backend) if host.ndim == 0 and \
-                host.dtype.kind in "fc" else backend.from_numpy(host)
+            array = backend.from_numpy(host)
     out = Tensor._wrap(array, backend)
     if requires_grad:
         out.requires_grad = True
