@@ -277,13 +277,13 @@ class Tensor:
         ``value`` requires grad) the assignment is recorded: ``t`` becomes the recorded
         result, and the gradient flows to ``value`` at ``index`` and to ``t`` elsewhere."""
         self._check_inplace()
-        index = ops.as_index(index)
-        check_masks(tuple(self._data.shape), index, "index_put")
         if grad_mode._mode.enabled and (self._requires_grad or (
                 isinstance(value, Tensor) and value._requires_grad)):
-            from .tensor_methods import _write_result
+            from .tensor_methods import _write_result  # index_put checks the index itself
             _write_result(self, ops.index_put(self, index, value), "__setitem__")
             return
+        index = ops.as_index(index)
+        check_masks(tuple(self._data.shape), index, "index_put")
         # host arrays and lists go to this tensor's device first, on every backend alike
         self._data[index] = value._data if isinstance(value, Tensor) else \
             self._backend.operand(value)
