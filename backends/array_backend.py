@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import contextlib
 import math
-from typing import Any, Sequence
+from typing import Any, Optional, Sequence
 
 import numpy
 
 from minigrad.device import backend_device
+
+from . import compiled_kernel
+from .recurrent_kernels import build as build_recurrent_kernels
 
 # Functions the engine's forward passes and gradient rules take straight from the
 # array module. ``minigrad.ops`` exposes the same names for Tensors, which is what
@@ -28,9 +31,9 @@ ARRAY_FUNCTIONS = (
     "triu", "log1p", "expm1", "sin", "cos", "floor", "ceil", "round",
     "less", "less_equal", "greater", "greater_equal", "equal", "not_equal",
     "logical_and", "logical_or", "logical_not", "isnan", "isinf", "multiply", "add",
-    "result_type", "tan", "arctan", "arcsin", "arccos", "sinh", "cosh", "reciprocal",
-    "cumprod", "prod", "flip", "roll", "take_along_axis", "diagonal", "bitwise_and",
-    "bitwise_or", "bitwise_xor", "invert",
+    "subtract", "result_type", "tan", "arctan", "arcsin", "arccos", "sinh", "cosh",
+    "reciprocal", "cumprod", "prod", "flip", "roll", "take_along_axis", "diagonal",
+    "bitwise_and", "bitwise_or", "bitwise_xor", "invert",
 )
 
 
@@ -108,9 +111,18 @@ class ArrayBackend:
 
     def recurrent_kernels(self, dtype: Any) -> dict:
         """Fused per-step kernels for the recurrent primitives, by kind, for arrays of
-        ``dtype`` (backends/recurrent_kernels.py). None here: on the CPU the generic
-        in-place steps are the fastest NumPy can do."""
-        return {}
+        ``dtype`` (backends/recurrent_kernels.py): on the CPU, compiled by the C++
+        compiler where there is one (backends/compiled_kernel.py); else none, and the
+        primitives take NumPy's generic in-place steps."""
+        if self.xp is not numpy or numpy.dtype(dtype).char not in "fd" or \
+                not compiled_kernel.available():
+            return {}
+        if ArrayBackend._compiled_steps is None:
+            ArrayBackend._compiled_steps = build_recurrent_kernels(
+                compiled_kernel.ElementwiseKernel)
+        return ArrayBackend._compiled_steps
+
+    _compiled_steps: Optional[dict] = None  # shared by every NumPy backend
 
     def erf(self, x: Any) -> Any:
         """The error function. NumPy has none, so the CPU evaluates the C library's erf

@@ -1,12 +1,12 @@
-"""One time step of a recurrent layer as one GPU kernel (the CuPy backend's fused path).
+"""One time step of a recurrent layer as one kernel: the fused path on GPU and CPU.
 
-The whole-sequence primitives (minigrad/ops/sequence.py) do a step's gate arithmetic
-in place with the array library's ufuncs: about ten passes forward and twenty back.
-On the CPU that is the fastest NumPy can do; on a GPU each pass is a kernel launch
-costing more than the arithmetic, so a step there is one GEMM plus one kernel, as in
-cuDNN: the bodies below, compiled by ``cupy.ElementwiseKernel``. Their math is the
-generic step's (same gate order and formulas); tests compile the same bodies as C++ on
-the CPU and hold them equal to it.
+The whole-sequence primitives (minigrad/ops/sequence.py) can do a step's gate arithmetic
+in place with the array library's ufuncs: about ten passes forward and twenty back, each
+a call whose overhead outweighs its arithmetic on a small batch (on a GPU, a kernel
+launch). So a step is one GEMM plus one kernel, as in cuDNN: the bodies below, compiled
+by ``cupy.ElementwiseKernel`` on a GPU and by the C++ compiler on the CPU
+(backends/compiled_kernel.py, same contract). Their math is the generic step's (same gate
+order and formulas); tests/test_recurrent_kernels.py holds the two paths equal.
 
 Names avoid ``i`` (the kernel's loop index) and C keywords; inputs are read-only,
 outputs are references that the body may also read (the LSTM and GRU forwards turn the
@@ -81,7 +81,7 @@ def _gates(a: Any, count: int) -> list:
 
 def build(elementwise_kernel: Callable) -> dict[str, FusedStep]:
     """The fused steps, compiled by ``elementwise_kernel(in_params, out_params, body,
-    name)`` (``cupy.ElementwiseKernel``; the tests pass a C++ stand-in)."""
+    name)``: ``cupy.ElementwiseKernel`` or backends/compiled_kernel.py's."""
     kernels = {kind: tuple(elementwise_kernel(*source, f"minigrad_{kind}_{part}")
                            for source, part in zip(parts, ("step", "back")))
                for kind, parts in SOURCES.items()}

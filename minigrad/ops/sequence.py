@@ -3,7 +3,9 @@
 Step by step, a layer of T steps records about 5T nodes, each allocating, and
 backward walks them one by one. Here the forward projects the whole input with
 one GEMM, then per step does one ``h @ W_hh^T`` into a preallocated buffer and
-the gate arithmetic in place (on a GPU, one fused kernel: backends/recurrent_kernels.py).
+the gate arithmetic in place: one fused kernel where the backend has one
+(backends/recurrent_kernels.py: on a GPU, and on the CPU where a C++ compiler works),
+else NumPy's ufuncs.
 The joint gradient rule runs BPTT in one reverse loop (per step: the elementwise gate
 derivatives and one ``dgates @ W_hh``) and then gets ``dW_ih``, ``dW_hh``, ``dx`` and the biases with one GEMM or sum each
 over all T steps. Gate order and biases are PyTorch's (design.md "Recurrent
@@ -37,7 +39,7 @@ from ..primitive import joint_primitive
 
 def _sigmoid_(xp: Any, a: Any) -> None:
     """The backend's sigmoid, 1 / (1 + exp(-x)), computed in place."""
-    xp.negative(a, out=a)
+    xp.subtract(0, a, out=a)  # not negative(out=): NumPy 2.4 reads an (n, 1) float32 view wrong
     xp.exp(a, out=a)  # overflows to inf far below zero: the result is the right limit 0
     a += 1
     xp.reciprocal(a, out=a)
@@ -97,19 +99,16 @@ def _lstm_back(xp: Any, d: list, a: Any, side: Any, prev: Any, new: Any, gx: Any
     tc = xp.tanh(new[1])
     i, f, g, o = a[:, :n], a[:, n:2 * n], a[:, 2 * n:3 * n], a[:, 3 * n:]
     gi, gf, gg, go = gx[:, :n], gx[:, n:2 * n], gx[:, 2 * n:3 * n], gx[:, 3 * n:]
-    xp.negative(a, out=gx)
-    gx += 1
+    xp.subtract(1, a, out=gx)
     gx *= a                                   # s * (1 - s) of the sigmoid gates
     xp.multiply(g, g, out=gg)
-    xp.negative(gg, out=gg)
-    gg += 1                                   # 1 - g^2
+    xp.subtract(1, gg, out=gg)                # 1 - g^2
     gi *= g
     gf *= prev[1]
     gg *= i
     go *= tc
     dc_total = tc * tc                        # dc + dh * o * (1 - tanh(c')^2)
-    xp.negative(dc_total, out=dc_total)
-    dc_total += 1
+    xp.subtract(1, dc_total, out=dc_total)
     dc_total *= o
     dc_total *= dh
     dc_total += dc
@@ -127,12 +126,10 @@ def _gru_back(xp: Any, d: list, a: Any, ghn: Any, prev: Any, new: Any, gx: Any,
     r, z, cand = a[:, :n], a[:, n:2 * n], a[:, 2 * n:]
     grz, gr, gz, gn = gx[:, :2 * n], gx[:, :n], gx[:, n:2 * n], gx[:, 2 * n:]
     xp.multiply(cand, cand, out=gn)
-    xp.negative(gn, out=gn)
-    gn += 1
+    xp.subtract(1, gn, out=gn)
     gn *= dh
     gn *= 1 - z                               # dn = dh * (1 - z) * (1 - n^2)
-    xp.negative(a[:, :2 * n], out=grz)
-    grz += 1
+    xp.subtract(1, a[:, :2 * n], out=grz)
     grz *= a[:, :2 * n]                       # r * (1 - r), z * (1 - z)
     gr *= ghn
     gr *= gn
@@ -147,8 +144,7 @@ def _gru_back(xp: Any, d: list, a: Any, ghn: Any, prev: Any, new: Any, gx: Any,
 def _tanh_back(xp: Any, d: list, a: Any, side: Any, prev: Any, new: Any, gx: Any,
                gh: Any) -> tuple:
     xp.multiply(new[0], new[0], out=gx)
-    xp.negative(gx, out=gx)
-    gx += 1
+    xp.subtract(1, gx, out=gx)
     gx *= d[0]
     return (None,)
 
@@ -290,7 +286,7 @@ def _forward(kind: _Kind, xp: Any, x: Any, w_ih: Any, w_hh: Any, b_ih: Any, b_hh
     side = xp.empty((steps, batch, hidden), dtype=acts.dtype) if kind.keeps_side else None
     hw = xp.empty((batch, w_hh.shape[0]), dtype=acts.dtype)
     w_hh_t = w_hh.T.copy()  # BLAS is up to twice as fast on small products with it contiguous
-    fused = xp.recurrent_kernels(acts.dtype).get(kind.name)  # a GPU: one kernel per step
+    fused = xp.recurrent_kernels(acts.dtype).get(kind.name)  # one kernel per step
     step = fused.step if fused else kind.step
     with xp._overflow_is_fine():
         for t in _order(steps, r):
