@@ -46,9 +46,9 @@ def cpu_kernels(on):
 def run(layer, x, lengths, state, compiled):
     """Outputs, final states and every gradient of one layer."""
     dtype = layer.weight_ih_l0.dtype
-    x = mg.tensor(x.astype(dtype), requires_grad=True)
-    state = None if state is None else tuple(mg.tensor(s.astype(dtype), requires_grad=True)
-                                             for s in state)
+    x = mg.tensor(x.astype(dtype), requires_grad=True, device="cpu")
+    state = None if state is None else tuple(
+        mg.tensor(s.astype(dtype), requires_grad=True, device="cpu") for s in state)
     if state is not None and not isinstance(layer, nn.LSTM):
         state = state[0]
     with cpu_kernels(compiled):
@@ -56,7 +56,7 @@ def run(layer, x, lengths, state, compiled):
         finals = final if isinstance(final, tuple) else (final,)
         # a weighting that differs per element, so every gradient path is exercised
         weights = np.cos(np.arange(out.numel())).reshape(out.shape).astype(dtype)
-        loss = (out * mg.tensor(weights)).sum()
+        loss = (out * mg.tensor(weights, device="cpu")).sum()
         for k, f in enumerate(finals):
             loss = loss + (f * (k + 2)).sum()
         loss.backward()
@@ -76,7 +76,8 @@ def test_fused_steps_equal_the_generic_ones(dtype, tolerance, kind, steps, batch
                                             seed):
     rng = np.random.default_rng(seed)
     mg.manual_seed(seed)
-    layer = LAYERS[kind](width, hidden, num_layers=2, bidirectional=bidirectional).to(dtype)
+    layer = LAYERS[kind](width, hidden, num_layers=2,
+                         bidirectional=bidirectional).to(dtype).to("cpu")
     x = rng.normal(size=(steps, batch, width)) * 2
     lengths = np.sort(rng.integers(1, steps + 1, batch))[::-1].copy() if with_lengths else None
     directions = 2 if bidirectional else 1
@@ -91,8 +92,9 @@ def test_fused_steps_equal_the_generic_ones(dtype, tolerance, kind, steps, batch
 def test_a_broadcast_output_gradient_reaches_the_compiled_steps():
     """``out.sum().backward()`` hands the primitive a broadcast gradient (zero strides):
     the compiled backward takes it as CuPy's does."""
-    layer = nn.LSTM(3, 4).double()
-    x = mg.tensor(np.random.default_rng(0).normal(size=(5, 2, 3)), requires_grad=True)
+    layer = nn.LSTM(3, 4).double().to("cpu")
+    x = mg.tensor(np.random.default_rng(0).normal(size=(5, 2, 3)), requires_grad=True,
+                  device="cpu")
     grads = []
     for compiled in (False, True):
         with cpu_kernels(compiled):
