@@ -78,10 +78,8 @@ def _shifted(input: Tensor, axis: int) -> Tensor:
 
 
 def log_softmax(input: Tensor, axis: int = -1, *, dim: Optional[int] = None) -> Tensor:
-    """(x - max) - log(sum(exp(x - max))): exact for any logits."""
-    axis = _axis(axis, dim, "log_softmax")
-    shifted = _shifted(input, axis)
-    return shifted - mg.logsumexp(shifted, axis=axis, keepdims=True)
+    """(x - max) - log(sum(exp(x - max))): exact for any logits (one primitive)."""
+    return mg.log_softmax(input, _axis(axis, dim, "log_softmax"))
 
 
 def softmax(input: Tensor, axis: int = -1, *, dim: Optional[int] = None) -> Tensor:

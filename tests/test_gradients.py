@@ -344,6 +344,15 @@ def test_logsumexp(data):
     _reduction(data, "logsumexp", lambda s: values(s, -5.0, 5.0))
 
 
+@given(st.data())
+def test_log_softmax(data):
+    shape = data.draw(shapes(min_dims=0))
+    dim = data.draw(st.integers(-max(len(shape), 1), max(len(shape), 1) - 1))
+    x = data.draw(values(shape, -5.0, 5.0))
+    check(lambda a: mg.log_softmax(a, dim), x)
+    assert mg.gradgradcheck(lambda a: mg.log_softmax(a, dim), [leaf(x)])
+
+
 def test_max_ties_share_the_gradient():
     x = leaf([[1.0, 3.0, 3.0], [2.0, 2.0, 2.0]])
     x.amax(axis=1).sum().backward()
@@ -580,6 +589,7 @@ GRADIENT_TESTS = {
     "max": test_max,
     "min": test_min,
     "logsumexp": test_logsumexp,
+    "log_softmax": test_log_softmax,
     "reshape": test_reshape,
     "transpose": test_transpose,
     "broadcast_to": test_broadcast_to,

@@ -113,6 +113,13 @@ def _reduction(name, torch_fn, make=values):
     return case
 
 
+def _log_softmax_case(data):
+    shape = data.draw(shapes())
+    dim = data.draw(st.integers(-max(len(shape), 1), max(len(shape), 1) - 1))
+    return (lambda x: mg.log_softmax(x, dim), lambda t: torch.log_softmax(t, dim),
+            [data.draw(values(shape, -5.0, 5.0))])
+
+
 def _power_case(data):
     if data.draw(st.booleans()):
         return _binary(lambda a, b: a ** b, torch.pow, lambda s: values(s, 0.2, 2.0))(data)
@@ -319,6 +326,7 @@ ORACLE = {
     "max": _reduction("amax", torch.amax, coarse),
     "min": _reduction("amin", torch.amin, coarse),
     "logsumexp": _reduction("logsumexp", torch.logsumexp, lambda s: values(s, -5.0, 5.0)),
+    "log_softmax": _log_softmax_case,
     "reshape": _reshape_case,
     "transpose": _transpose_case,
     "broadcast_to": _broadcast_case,

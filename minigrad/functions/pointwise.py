@@ -251,7 +251,7 @@ def log_softmax(input: Any, dim: Any = None, dtype: Any = None, *, axis: Any = N
                   x.ndim)
     if x.numel() == 0:
         return x
-    return x - ops.logsumexp(x, axis=(d,) if x.ndim else None, keepdims=True)
+    return ops.log_softmax(x, axis=d if x.ndim else None)
 
 
 def isclose(input: Any, other: Any, rtol: float = 1e-05, atol: float = 1e-08,

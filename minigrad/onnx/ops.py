@@ -123,6 +123,14 @@ for _name, _type in _REDUCE.items():
     LOWERINGS[_name] = partial(_reduce, _type)
 
 
+@lowers("log_softmax")
+def _log_softmax(op: PrimitiveOp) -> str:
+    x, axis = op.input(0, op.dtype), op.static("axis")
+    if axis is None:  # a 0-d input: log(softmax) of one element is 0
+        return op.node("Sub", [x, x])
+    return op.node("LogSoftmax", [x], axis=axis)
+
+
 @lowers("cumsum")
 def _cumsum(op: PrimitiveOp) -> str:
     axis = op.static("axis")

@@ -14,7 +14,7 @@ from .nondifferentiable import (argmax, argmin, argsort, bitwise_and, bitwise_or
                                 logical_and, logical_not, logical_or, not_equal, round, sign)
 from .recurrent import lstm_cell
 from .sequence import gru_sequence, lstm_sequence, rnn_relu_sequence, rnn_tanh_sequence
-from .reduction import logsumexp, max, mean, min, std, sum, var
+from .reduction import log_softmax, logsumexp, max, mean, min, std, sum, var
 from .shape import (broadcast_to, concatenate, expand_dims, flatten, moveaxis, pad, reshape,
                     split, squeeze, stack, swapaxes, transpose)
 from .transfer import to_backend
@@ -32,8 +32,8 @@ __all__ = [
     "ceil",
     "equal", "floor", "greater", "greater_equal", "isfinite", "isinf", "isnan", "less",
     "less_equal", "logical_and", "logical_not", "logical_or", "not_equal", "round", "sign",
-    "logsumexp", "max", "mean", "min", "std", "sum", "var", "broadcast_to", "concatenate",
-    "expand_dims", "flatten", "moveaxis", "pad", "reshape", "split", "squeeze", "stack",
+    "log_softmax", "logsumexp", "max", "mean", "min", "std", "sum", "var", "broadcast_to",
+    "concatenate", "expand_dims", "flatten", "moveaxis", "pad", "reshape", "split", "squeeze", "stack",
     "swapaxes", "transpose", "to_backend", "lstm_cell", "addmm",
     "lstm_sequence", "gru_sequence", "rnn_tanh_sequence", "rnn_relu_sequence",
     "arccos", "arcsin", "arctan", "cos", "cosh", "expm1", "log1p", "reciprocal", "sin",

@@ -55,6 +55,22 @@ _logsumexp = primitive("logsumexp", lambda xp, x, axis=None, keepdims=False:
                        xp.logsumexp(x, axis=axis, keepdims=keepdims), _logsumexp_grad)
 
 
+def _log_softmax_forward(xp, x, axis=-1):
+    """x - m - log(sum(exp(x - m))) with m the maximum along ``axis``: four passes, where
+    composing it from logsumexp and a subtraction takes eight and a second node."""
+    m = xp.max(x, axis=axis, keepdims=True)
+    shifted = x - xp.where(xp.isfinite(m), m, 0)
+    return shifted - xp.log(xp.sum(xp.exp(shifted), axis=axis, keepdims=True))
+
+
+def _log_softmax_grad(xp, g, y, x, axis=-1):
+    """g - softmax(x) * sum(g): the softmax is exp of the saved output."""
+    return g - xp.exp(y) * xp.sum(g, axis=axis, keepdims=True)
+
+
+_log_softmax = primitive("log_softmax", _log_softmax_forward, _log_softmax_grad, saves=())
+
+
 def _reduction(prim: Any, x: Any, axis: Axis, keepdims: bool) -> Any:
     x = _as_tensor(x)
     axes = normalize_axis(axis, x.ndim)
@@ -78,6 +94,14 @@ def min(x: Any, axis: Axis = None, keepdims: bool = False) -> Any:
 def logsumexp(x: Any, axis: Axis = None, keepdims: bool = False) -> Any:
     """log(sum(exp(x))) without overflow."""
     return _reduction(_logsumexp, x, axis, keepdims)
+
+
+def log_softmax(x: Any, axis: Optional[int] = -1) -> Any:
+    """log(softmax(x)) along ``axis`` (None: over all of a 0-d ``x``), as one node."""
+    x = _as_tensor(x)
+    if axis is not None:
+        (axis,) = normalize_axis(axis, x.ndim)
+    return _log_softmax(x, axis=axis)
 
 
 def _count(shape: tuple, axis: Axis) -> int:
