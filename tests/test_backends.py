@@ -161,3 +161,13 @@ def test_cupy_round_trip():  # runs where a GPU and CuPy exist
     (y * y).sum().backward()
     np.testing.assert_array_equal(x.grad.numpy(), [2.0, 4.0])
     assert y.to("cpu").device == "cpu"
+
+
+@pytest.mark.parametrize("shape", [(3, 5), (300, 260), (1000, 129), (64, 2048)])
+def test_transposed_copy_is_a_contiguous_transpose(shape):
+    """Large weights are copied in tiles (faster than NumPy's a.T.copy()); any shape,
+    including ragged last tiles, must come out exactly a.T."""
+    a = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+    out = mg.backends.get_backend("numpy").transposed_copy(a)
+    assert out.flags.c_contiguous and out.dtype == a.dtype
+    np.testing.assert_array_equal(out, a.T)
