@@ -10,8 +10,8 @@ default ``~/.cache/minigrad/kernels``). Where there is no compiler, or
 generic path: the compiler is optional, like the GPU.
 
 float32 bodies see an ``exp`` and a ``tanh`` written as plain arithmetic (Cephes's
-single-precision ones: range reduction and a polynomial, within about two units in the
-last place) so the compiler can vectorise the loop; float64 bodies see the C library's.
+single-precision ones: range reduction and a polynomial, within three units in the last
+place, tested) so the compiler can vectorise the loop; float64 bodies see the C library's.
 """
 from __future__ import annotations
 
@@ -223,8 +223,9 @@ def _layout() -> Optional[_Layout]:
                     or tuple(dims[:nd]) != a.shape or tuple(strides[:nd]) != a.strides
                     or not field(a, "flags", ctypes.c_int) & _WRITEABLE
                     or field(read_only, "flags", ctypes.c_int) & _WRITEABLE
-                    or type_nums.setdefault(a.dtype, type_num.value) != type_num.value):
+                    or type_num.value != a.dtype.num):
                 return None
+            type_nums[a.dtype] = type_num.value
     return _Layout(head, type_nums)
 
 
@@ -232,10 +233,11 @@ class ElementwiseKernel:
     """A body over same-shaped arrays, run element by element in one compiled loop.
 
     Called as CuPy's: inputs first, then the outputs, which the body may read and
-    must write. All arguments are NumPy arrays of one dtype (float32 or float64) and one
-    shape of at most two dimensions, with unit stride along the last (row views of a
-    larger array are fine); nothing broadcasts and nothing is allocated. The compiled
-    code checks all of that itself before it touches an element."""
+    must write. All arguments share one dtype (float32 or float64). The fast path takes
+    NumPy arrays of one shape of at most two dimensions with unit stride along the last
+    (row views of a larger array are fine), checked by the compiled code itself before
+    it touches an element; anything else is conformed in Python first (inputs broadcast,
+    as CuPy's do) or refused with the reason."""
 
     def __init__(self, in_params: str, out_params: str, operation: str, name: str) -> None:
         self.name = name
@@ -296,7 +298,10 @@ class ElementwiseKernel:
         function = self._function(first.dtype)
         if function(_NDARRAY, *map(id, args)):  # refused: broadcast inputs, or say why
             args = self._conform(args, first.dtype)
-            function(_NDARRAY, *map(id, args))
+            refused = function(_NDARRAY, *map(id, args))
+            if refused:
+                raise RuntimeError(f"{self.name}: the compiled code refused argument "
+                                   f"{refused - 1} after conforming it")
 
     def _conform(self, args: tuple, dtype: numpy.dtype) -> tuple:
         """The arguments as the compiled code takes them: inputs (numbers too) broadcast
