@@ -10,6 +10,7 @@ import os
 import threading
 from typing import Callable, Iterator, Optional, Union
 
+from .allocator import keep_freed_memory
 from .array_backend import ArrayBackend, is_basic_index
 from .cupy_backend import make_cupy_backend
 from .numpy_backend import make_numpy_backend
@@ -28,6 +29,7 @@ _factories: dict[str, Callable[[], ArrayBackend]] = {}
 _instances: dict[str, ArrayBackend] = {}
 _DEVICE_ALIASES = {"cpu": "numpy", "cuda": "cupy", "gpu": "cupy"}
 _seed: Optional[int] = None  # the last seed_all's, given to backends made after it
+keep_freed_memory(os.environ)  # a step's large temporaries are reused, not re-mapped
 
 
 class _State(threading.local):

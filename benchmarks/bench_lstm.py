@@ -35,7 +35,10 @@ runs interleaved with every row: its median rate is this machine's sgemm peak in
 this run, and each row reports its GEMM work (forward + backward FLOPs of its
 matrix products) per second as a fraction of it. Reported: median ms/step, min,
 peak training memory of one step after warm-up (tracemalloc for minigrad/NumPy,
-PyTorch's own allocation events for torch), and the ratios minigrad / others.
+PyTorch's own allocation events for torch), page faults per step (memory the kernel
+had to map afresh; minigrad keeps freed memory for reuse, backends/allocator.py:
+``MINIGRAD_KEEP_FREED_MEMORY=0`` in the environment shows it without), and the
+ratios minigrad / others.
 
 Threads: by default every library gets all cores (``len(os.sched_getaffinity(0))``):
 PyTorch via ``torch.set_num_threads``, the NumPy floor and the sgemm worker via
@@ -68,6 +71,11 @@ import tempfile
 import time
 import tracemalloc
 from typing import Callable, NamedTuple
+
+try:
+    import resource
+except ImportError:  # Windows: no page-fault counts
+    resource = None
 
 import numpy as np
 
@@ -375,12 +383,13 @@ def worker(impl: str, row_name: str, threads: int) -> None:
     for line in sys.stdin:
         command = line.split()
         if command[0] == "run":
-            times = []
+            times, faults = [], _page_faults()
             for _ in range(int(command[1])):
                 start = time.perf_counter()
                 step()
                 times.append(time.perf_counter() - start)
-            print(MARK + json.dumps({"times": times}), flush=True)
+            faults = _page_faults() - faults
+            print(MARK + json.dumps({"times": times, "faults": faults}), flush=True)
         elif command[0] == "mem":
             peak, how = peak_bytes(impl, step)
             print(MARK + json.dumps({"peak": peak, "how": how}), flush=True)
@@ -388,6 +397,11 @@ def worker(impl: str, row_name: str, threads: int) -> None:
             print(MARK + json.dumps({"info": _thread_info(impl)}), flush=True)
         else:
             return
+
+
+def _page_faults() -> int:
+    """Minor page faults of this process so far: the kernel mapping fresh memory."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt if resource else 0
 
 
 def _thread_info(impl: str) -> str:
@@ -421,6 +435,7 @@ class Worker:
              "--threads", str(threads)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log, text=True, env=env)
         self.times: list = []
+        self.faults = 0  # page faults (minor) during the timed steps
         self.losses = self.reply()["losses"]
 
     def reply(self) -> dict:
@@ -481,7 +496,9 @@ def measure_row(name: str, impls: list, sgemm: Worker, load: Load,
             for w in everyone[r % len(everyone):] + everyone[:r % len(everyone)]:
                 load.set(w.level)
                 time.sleep(args.settle)  # the last worker's BLAS threads stop spinning
-                w.times += w.ask(f"run {1 if w is sgemm else args.steps}")["times"]
+                done = w.ask(f"run {1 if w is sgemm else args.steps}")
+                w.times += done["times"]
+                w.faults += done["faults"]
         load.set(levels[0])
         memory = {w.impl: w.ask("mem") for w in workers[:len(impls)]}
         info = {(w.impl, w.level): w.ask("info")["info"] for w in workers}
@@ -494,12 +511,13 @@ def measure_row(name: str, impls: list, sgemm: Worker, load: Load,
     print(f"\n{name}: {row.describe()}; first losses agree: {reference[0]:.5f}; "
           f"{flops / 1e9:.2f} GFLOP of GEMMs per step; {_busy(levels[0])}")
     print(f"  {'implementation':<16}{'median ms/step':>15}{'min':>9}{'peak MB':>9}"
-          f"{'GFLOP/s':>9}{'of sgemm':>10}  threads; memory via")
+          f"{'GFLOP/s':>9}{'of sgemm':>10}{'faults':>8}  threads; memory via")
     for w in workers[:len(impls)]:
         rate = flops / med[w.impl, w.level]
         print(f"  {w.impl:<16}{1e3 * med[w.impl, w.level]:>15.2f}{1e3 * min(w.times):>9.2f}"
               f"{memory[w.impl]['peak'] / 2**20:>9.1f}{rate / 1e9:>9.1f}{rate / peak:>9.1%}"
-              f"  {info[w.impl, w.level]}; {memory[w.impl]['how']}")
+              f"{w.faults / len(w.times):>8.0f}  {info[w.impl, w.level]}; "
+              f"{memory[w.impl]['how']}")
     ours = [i for i in impls if i.startswith("minigrad")]
     others = [i for i in impls if not i.startswith("minigrad")]
     for mine in ours:
