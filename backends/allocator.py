@@ -3,8 +3,9 @@
 A training step allocates the same large temporaries every step: gate buffers,
 logits, gradients. glibc serves a block above its mmap threshold with a fresh mapping
 and hands the free top of its heap back to the system beyond its trim threshold, so
-every step the kernel maps and zeroes those pages again: about 4,000 page faults and
-15 ms of system time per main-job step, measured (benchmarks/README.md). Raising both
+every step the kernel maps and zeroes those pages again: about 4,000 page faults per
+main-job step (``MINIGRAD_KEEP_FREED_MEMORY=0 python benchmarks/bench_lstm.py --rows
+main`` prints them), none with this. Raising both
 thresholds lets the next step reuse what the last one freed. The price is that the
 process keeps its peak heap (up to ``TRIM`` of free memory) rather than returning it:
 what a training loop wants, and what PyTorch users get by preloading jemalloc or
