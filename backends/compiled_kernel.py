@@ -311,9 +311,8 @@ class ElementwiseKernel:
         names = self.inputs + self.outputs
         args = tuple(a if isinstance(a, numpy.ndarray) or k >= len(self.inputs)
                      else numpy.asarray(a, dtype) for k, a in enumerate(args))
-        for k, a in enumerate(args):
-            if type(a) is not numpy.ndarray and (k >= len(self.inputs) or
-                                                 not isinstance(a, numpy.ndarray)):
+        for k, a in enumerate(args):  # inputs are arrays by now; outputs must be plain ones
+            if k >= len(self.inputs) and type(a) is not numpy.ndarray:
                 raise TypeError(f"{self.name}: argument {k} ({names[k]}) is a "
                                 f"{type(a).__name__}, not a plain NumPy array")
             if a.dtype != dtype:
