@@ -69,14 +69,22 @@ SOURCES: dict[str, tuple[tuple[str, str, str], tuple[str, str, str]]] = {
 
 
 class FusedStep(NamedTuple):
-    """A kind's ``step`` and ``back`` with the signatures of the generic ones."""
-    step: Callable
-    back: Callable
+    """A kind's fused steps, bound to one sequence's arrays before its loop.
+
+    ``bind_step(xp, acts, hw, states, side)`` returns ``step(t, prev, new)``: step t, from
+    state slot ``prev`` to slot ``new`` (sequence.py's layout). ``bind_back(xp, acts,
+    side, states, gx, gh)`` returns ``back(t, prev, new, d)``, which writes step t's gate
+    gradients and returns the direct parts of the previous states' gradients, as the
+    generic ``back`` does. Binding splits the gates once per sequence: per step only
+    integer indexing is left (slicing eleven views cost more than a small step's math)."""
+    bind_step: Callable
+    bind_back: Callable
 
 
 def _gates(a: Any, count: int) -> list:
+    """The ``count`` gate blocks along the last axis, as views (any leading axes)."""
     n = a.shape[-1] // count
-    return [a[:, k * n:(k + 1) * n] for k in range(count)]
+    return [a[..., k * n:(k + 1) * n] for k in range(count)]
 
 
 def build(elementwise_kernel: Callable) -> dict[str, FusedStep]:
@@ -87,33 +95,71 @@ def build(elementwise_kernel: Callable) -> dict[str, FusedStep]:
                for kind, parts in SOURCES.items()}
     lstm, gru, tanh, relu = (kernels[k] for k in ("lstm", "gru", "rnn_tanh", "rnn_relu"))
 
-    def lstm_step(xp: Any, a: Any, hw: Any, prev: Any, new: Any, side: Any) -> None:
-        lstm[0](*_gates(hw, 4), prev[1], *_gates(a, 4), new[1], new[0])
+    def spares(xp: Any, states: Any) -> list:
+        """Two (B, H) buffers for a gradient carried to the previous step: step t writes
+        the one step t - 1 does not read."""
+        return [xp.empty(states.shape[2:], dtype=states.dtype) for _ in range(2)]
 
-    def lstm_back(xp: Any, d: list, a: Any, side: Any, prev: Any, new: Any, gx: Any,
-                  gh: Any) -> tuple:
-        dc_prev = xp.empty(d[1].shape, dtype=d[1].dtype)
-        lstm[1](*_gates(a, 4), prev[1], new[1], d[0], d[1], *_gates(gx, 4), dc_prev)
-        return None, dc_prev
+    def lstm_bind_step(xp: Any, acts: Any, hw: Any, states: Any, side: Any) -> Callable:
+        (hi, hf, hg, ho), (ai, af, ag, ao) = _gates(hw, 4), _gates(acts, 4)
+        h, c = states[0], states[1]
+        kernel = lstm[0]
 
-    def gru_step(xp: Any, a: Any, hw: Any, prev: Any, new: Any, side: Any) -> None:
-        gru[0](*_gates(hw, 3), prev[0], *_gates(a, 3), side, new[0])
+        def step(t: int, prev: int, new: int) -> None:
+            kernel(hi, hf, hg, ho, c[prev], ai[t], af[t], ag[t], ao[t], c[new], h[new])
+        return step
 
-    def gru_back(xp: Any, d: list, a: Any, side: Any, prev: Any, new: Any, gx: Any,
-                 gh: Any) -> tuple:
-        dh_prev = xp.empty(d[0].shape, dtype=d[0].dtype)
-        gru[1](*_gates(a, 3), side, prev[0], d[0], *_gates(gx, 3), *_gates(gh, 3), dh_prev)
-        return (dh_prev,)
+    def lstm_bind_back(xp: Any, acts: Any, side: Any, states: Any, gx: Any,
+                       gh: Any) -> Callable:
+        (ai, af, ag, ao), (gi, gf, gg, go), c = _gates(acts, 4), _gates(gx, 4), states[1]
+        kernel, carried = lstm[1], spares(xp, states)
+
+        def back(t: int, prev: int, new: int, d: list) -> tuple:
+            dc_prev = carried[t & 1]
+            kernel(ai[t], af[t], ag[t], ao[t], c[prev], c[new], d[0], d[1],
+                   gi[t], gf[t], gg[t], go[t], dc_prev)
+            return None, dc_prev
+        return back
+
+    def gru_bind_step(xp: Any, acts: Any, hw: Any, states: Any, side: Any) -> Callable:
+        (hr, hz, hn), (ar, az, an), h = _gates(hw, 3), _gates(acts, 3), states[0]
+        kernel = gru[0]
+
+        def step(t: int, prev: int, new: int) -> None:
+            kernel(hr, hz, hn, h[prev], ar[t], az[t], an[t], side[t], h[new])
+        return step
+
+    def gru_bind_back(xp: Any, acts: Any, side: Any, states: Any, gx: Any,
+                      gh: Any) -> Callable:
+        (ar, az, an), h = _gates(acts, 3), states[0]
+        (xr, xz, xn), (yr, yz, yn) = _gates(gx, 3), _gates(gh, 3)
+        kernel, carried = gru[1], spares(xp, states)
+
+        def back(t: int, prev: int, new: int, d: list) -> tuple:
+            dh_prev = carried[t & 1]
+            kernel(ar[t], az[t], an[t], side[t], h[prev], d[0], xr[t], xz[t], xn[t],
+                   yr[t], yz[t], yn[t], dh_prev)
+            return (dh_prev,)
+        return back
 
     def simple(kernel: tuple) -> FusedStep:
-        def step(xp: Any, a: Any, hw: Any, prev: Any, new: Any, side: Any) -> None:
-            kernel[0](a, hw, new[0])
+        def bind_step(xp: Any, acts: Any, hw: Any, states: Any, side: Any) -> Callable:
+            forward, h = kernel[0], states[0]
 
-        def back(xp: Any, d: list, a: Any, side: Any, prev: Any, new: Any, gx: Any,
-                 gh: Any) -> tuple:
-            kernel[1](new[0], d[0], gx)
-            return (None,)
-        return FusedStep(step, back)
+            def step(t: int, prev: int, new: int) -> None:
+                forward(acts[t], hw, h[new])
+            return step
 
-    return {"lstm": FusedStep(lstm_step, lstm_back), "gru": FusedStep(gru_step, gru_back),
+        def bind_back(xp: Any, acts: Any, side: Any, states: Any, gx: Any,
+                      gh: Any) -> Callable:
+            backward, h = kernel[1], states[0]
+
+            def back(t: int, prev: int, new: int, d: list) -> tuple:
+                backward(h[new], d[0], gx[t])
+                return (None,)
+            return back
+        return FusedStep(bind_step, bind_back)
+
+    return {"lstm": FusedStep(lstm_bind_step, lstm_bind_back),
+            "gru": FusedStep(gru_bind_step, gru_bind_back),
             "rnn_tanh": simple(tanh), "rnn_relu": simple(relu)}

@@ -244,6 +244,25 @@ _KINDS = {kind.name: kind for kind in (
 )}
 
 
+def _bind_step(kind: _Kind, xp: Any, acts: Any, hw: Any, states: Any, side: Any) -> Callable:
+    """The generic step bound to one sequence's arrays, called as a fused one is
+    (backends/recurrent_kernels.py ``FusedStep``): ``step(t, prev, new)``."""
+    def step(t: int, prev: int, new: int) -> None:
+        kind.step(xp, acts[t], hw, states[:, prev], states[:, new],
+                  None if side is None else side[t])
+    return step
+
+
+def _bind_back(kind: _Kind, xp: Any, acts: Any, side: Any, states: Any, gx: Any,
+               gh: Any) -> Callable:
+    """The generic BPTT step, bound likewise: ``back(t, prev, new, d)``."""
+    def back(t: int, prev: int, new: int, d: list) -> tuple:
+        return kind.back(xp, d, None if acts is None else acts[t],
+                         None if side is None else side[t], states[:, prev], states[:, new],
+                         gx[t], gh[t])
+    return back
+
+
 class _Reserve:
     """What a forward leaves for its backward: (activated gates, side array), each or
     both None. Never differentiated (see the module docstring)."""
@@ -287,18 +306,19 @@ def _forward(kind: _Kind, xp: Any, x: Any, w_ih: Any, w_hh: Any, b_ih: Any, b_hh
     hw = xp.empty((batch, w_hh.shape[0]), dtype=acts.dtype)
     w_hh_t = xp.transposed_copy(w_hh)  # BLAS is up to twice as fast with it contiguous
     fused = xp.recurrent_kernels(acts.dtype).get(kind.name)  # one kernel per step
-    step = fused.step if fused else kind.step
+    step = (fused.bind_step if fused else partial(_bind_step, kind))(xp, acts, hw, states, side)
+    hs = states[0]
     with xp._overflow_is_fine():
         for t in _order(steps, r):
             tick()  # BLAS threads follow the machine's load (backends/threads.py)
-            prev, new = states[:, t + r], states[:, t + 1 - r]
-            xp.matmul(prev[0], w_hh_t, out=hw)
+            prev, new = t + r, t + 1 - r
+            xp.matmul(hs[prev], w_hh_t, out=hw)
             if step_bias is not None:
                 hw += step_bias
-            step(xp, acts[t], hw, prev, new, None if side is None else side[t])
+            step(t, prev, new)
             if mask is not None:  # padded steps keep the state
                 for k in range(kind.states):
-                    new[k] = xp.where(mask[t], new[k], prev[k])
+                    states[k, new] = xp.where(mask[t], states[k, new], states[k, prev])
     reserve.arrays = (acts if kind.keeps_gates else None, side)
     return states
 
@@ -313,13 +333,12 @@ def _bptt_in_place(kind: _Kind, xp: Any, g: Any, out: Any, w_hh: Any, mask: Any,
     dgh = dgx if kind.fold_bias else xp.empty(dgx.shape, dtype=out.dtype)
     d = [g[k, steps * (1 - r)] for k in range(kind.states)]  # reaching the last states
     fused = xp.recurrent_kernels(out.dtype).get(kind.name)
-    back = fused.back if fused else kind.back
+    back = (fused.bind_back if fused else partial(_bind_back, kind))(xp, acts, side, out, dgx,
+                                                                      dgh)
     for t in reversed(_order(steps, r)):
         tick()
         prev, new = t + r, t + 1 - r
-        direct = back(xp, d, None if acts is None else acts[t],
-                      None if side is None else side[t], out[:, prev], out[:, new],
-                      dgx[t], dgh[t])
+        direct = back(t, prev, new, d)
         if mask is not None:  # padded rows: no gate gradient, the state's passes through
             keep = mask[t]
             xp.multiply(dgx[t], keep, out=dgx[t])
