@@ -43,6 +43,8 @@ def _name_errors() -> None:
         aliases.setdefault(id(fn), []).append(name)
     wrapped: dict = {}
     for name, fn in functions.items():
+        if getattr(fn, "names_its_errors", False):
+            continue  # already reported where it needs to be (pointwise._promoting)
         if id(fn) not in wrapped:
             wrapped[id(fn)] = reported(fn, *aliases[id(fn)])
         space[name] = wrapped[id(fn)]

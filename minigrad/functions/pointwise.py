@@ -10,22 +10,30 @@ from .. import ops
 from ..dtypes import get_default_dtype
 from ..promotion import ALL, promote, result_type
 from ..tensor import Tensor, as_dtype
-from .arguments import as_int, check_dim, pick
+from .arguments import as_int, check_dim, pick, reported
 from .common import as_tensor, on_host
 
 
 def _promoting(op: Any) -> Any:
     """``op`` on floats; an integer or bool tensor becomes the default float dtype first
     (PyTorch's rule: ``exp`` of an int64 tensor is float32; NumPy's integer reciprocal
-    would even truncate 1/2 to 0)."""
-    def apply(input: Any) -> Tensor:
-        if type(input) is not Tensor or input._data.dtype.kind not in "fc":
-            input = as_tensor(input)
-            if input.dtype.kind not in "fc":
-                input = input.to(get_default_dtype())
+    would even truncate 1/2 to 0). A float tensor goes straight to the primitive, whose
+    errors name it already: one call, as cheap as ``x.tanh()`` can be."""
+    def convert(input: Any) -> Tensor:
+        input = as_tensor(input)
+        if input.dtype.kind not in "fc":
+            input = input.to(get_default_dtype())
         return op(input)
+    convert.__name__ = op.name
+    convert = reported(convert)  # a conversion's errors name the function too
+
+    def apply(input: Any) -> Tensor:
+        if type(input) is Tensor and input._data.dtype.kind in "fc":
+            return op(input)
+        return convert(input)
     apply.__name__ = apply.__qualname__ = op.name
     apply.__doc__ = f"Elementwise ``{op.name}`` (integer input is computed in floats)."
+    apply.names_its_errors = True
     return apply
 
 
