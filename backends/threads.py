@@ -198,6 +198,12 @@ def _forget() -> None:
     _next_look, _policy, _lock = 0.0, None, threading.Lock()
 
 
+def reduced() -> bool:
+    """Whether the policy has the BLAS below its full thread count right now (benchmarks
+    count the steps run so, to tell a load decision from a slow library)."""
+    return _policy is not None and _policy.active and _policy.threads < _policy.most
+
+
 def describe() -> str:
     """The policy's state in words (for benchmarks and bug reports)."""
     if _policy is None:

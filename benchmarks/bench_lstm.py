@@ -383,13 +383,15 @@ def worker(impl: str, row_name: str, threads: int) -> None:
     for line in sys.stdin:
         command = line.split()
         if command[0] == "run":
-            times, faults = [], _page_faults()
+            times, faults, reduced = [], _page_faults(), 0
             for _ in range(int(command[1])):
                 start = time.perf_counter()
                 step()
                 times.append(time.perf_counter() - start)
+                reduced += _below_full_threads(impl)
             faults = _page_faults() - faults
-            print(MARK + json.dumps({"times": times, "faults": faults}), flush=True)
+            print(MARK + json.dumps({"times": times, "faults": faults, "reduced": reduced}),
+                  flush=True)
         elif command[0] == "mem":
             peak, how = peak_bytes(impl, step)
             print(MARK + json.dumps({"peak": peak, "how": how}), flush=True)
@@ -397,6 +399,20 @@ def worker(impl: str, row_name: str, threads: int) -> None:
             print(MARK + json.dumps({"info": _thread_info(impl)}), flush=True)
         else:
             return
+
+
+def _below_full_threads(impl: str) -> bool:
+    """Whether minigrad's load policy (backends/threads.py) ran this step's BLAS on fewer
+    threads than the machine's: on a quiet machine it should never."""
+    if impl != "minigrad":
+        return False
+    from minigrad.backends import threads
+    return threads.reduced()
+
+
+def _reduced(w: "Worker") -> str:
+    """How many timed steps minigrad's load policy ran below full threads, if any."""
+    return f" (below full for {w.reduced} of {len(w.times)} steps)" if w.reduced else ""
 
 
 def _page_faults() -> int:
@@ -436,6 +452,7 @@ class Worker:
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log, text=True, env=env)
         self.times: list = []
         self.faults = 0  # page faults (minor) during the timed steps
+        self.reduced = 0  # timed steps that ended with minigrad's BLAS below full threads
         self.losses = self.reply()["losses"]
 
     def reply(self) -> dict:
@@ -499,6 +516,7 @@ def measure_row(name: str, impls: list, sgemm: Worker, load: Load,
                 done = w.ask(f"run {1 if w is sgemm else args.steps}")
                 w.times += done["times"]
                 w.faults += done["faults"]
+                w.reduced += done["reduced"]
         load.set(levels[0])
         memory = {w.impl: w.ask("mem") for w in workers[:len(impls)]}
         info = {(w.impl, w.level): w.ask("info")["info"] for w in workers}
@@ -516,7 +534,7 @@ def measure_row(name: str, impls: list, sgemm: Worker, load: Load,
         rate = flops / med[w.impl, w.level]
         print(f"  {w.impl:<16}{1e3 * med[w.impl, w.level]:>15.2f}{1e3 * min(w.times):>9.2f}"
               f"{memory[w.impl]['peak'] / 2**20:>9.1f}{rate / 1e9:>9.1f}{rate / peak:>9.1%}"
-              f"{w.faults / len(w.times):>8.0f}  {info[w.impl, w.level]}; "
+              f"{w.faults / len(w.times):>8.0f}  {info[w.impl, w.level]}{_reduced(w)}; "
               f"{memory[w.impl]['how']}")
     ours = [i for i in impls if i.startswith("minigrad")]
     others = [i for i in impls if not i.startswith("minigrad")]
@@ -529,11 +547,11 @@ def measure_row(name: str, impls: list, sgemm: Worker, load: Load,
     for level in levels[1:]:
         print(f"  {_busy(level)}, same run, interleaved (median, mean ms/step):")
         for impl in impls:
-            times = next(w.times for w in workers if (w.impl, w.level) == (impl, level))
+            w = next(w for w in workers if (w.impl, w.level) == (impl, level))
             print(f"    {impl:<14}{1e3 * med[impl, level]:>10.2f}"
-                  f"{1e3 * statistics.mean(times):>10.2f} = "
+                  f"{1e3 * statistics.mean(w.times):>10.2f} = "
                   f"{med[impl, level] / med[impl, levels[0]]:5.2f}x its median with "
-                  f"{_busy(levels[0])}  ({info[impl, level]})")
+                  f"{_busy(levels[0])}  ({info[impl, level]}{_reduced(w)})")
         for mine in ours:
             for other in (i for i in others if i.startswith("torch")):
                 ratio = med[mine, level] / med[other, level]

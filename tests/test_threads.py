@@ -228,3 +228,14 @@ def test_the_engine_ticks_around_its_blas_work(monkeypatch):
 def test_describe_says_what_the_policy_does():
     mg.ones((4, 4)) @ mg.ones((4, 4))
     assert threads.describe().startswith("BLAS threads: ")
+
+
+def test_reduced_says_whether_the_blas_runs_below_its_full_count(monkeypatch):
+    scheduler = Scheduler()
+    monkeypatch.setattr(threads, "_policy", scheduler.policy)
+    scheduler.window(waiting=0.0)
+    assert not threads.reduced()
+    scheduler.window(waiting=0.4)  # a competitor: down to one thread
+    assert scheduler.policy.threads == 1 and threads.reduced()
+    monkeypatch.setattr(threads, "_policy", None)
+    assert not threads.reduced()   # no policy (pinned, or not Linux): never reduced
