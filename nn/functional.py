@@ -333,6 +333,14 @@ def _as_tensor(value: Any, like: Optional[Tensor] = None) -> Tensor:
     return mg.tensor(value, device=like.backend if like is not None else None)
 
 
+def _check_targets(target: Tensor, ignore_index: int, num_classes: int, name: str) -> Tensor:
+    """The targets with ignored ones as 0, after checking the others are class indices."""
+    safe_t = mg.where(target != ignore_index, target, 0)
+    mg.cuda.check_range(safe_t, 0, num_classes, f"{name}: target {{bad}} is out of bounds "
+                        f"for {num_classes} classes (ignore_index={ignore_index})")
+    return safe_t
+
+
 def _picked(log_probs: Tensor, target: Tensor, weight: Optional[Tensor], ignore_index: int,
             name: str) -> tuple:
     """Per element: -w[t]·log p[t] (0 where ignored), and w[t] (0 where ignored), both in
@@ -348,9 +356,7 @@ def _picked(log_probs: Tensor, target: Tensor, weight: Optional[Tensor], ignore_
                          f"got {tuple(weight.shape)}")
     flat_t = target.reshape(-1)
     valid = flat_t != ignore_index
-    safe_t = mg.where(valid, flat_t, 0)
-    mg.cuda.check_range(safe_t, 0, num_classes, f"{name}: target {{bad}} is out of bounds "
-                        f"for {num_classes} classes (ignore_index={ignore_index})")
+    safe_t = _check_targets(flat_t, ignore_index, num_classes, name)
     rows = log_probs if class_axis == 0 else mg.moveaxis(log_probs, 1, -1)
     rows = rows.reshape(-1, num_classes)
     picked = rows[mg.arange(rows.shape[0], device=rows.backend), safe_t]
@@ -400,6 +406,10 @@ def cross_entropy(input: Tensor, target: Any, weight: Optional[Tensor] = None, *
     target = _as_tensor(target, input)
     class_axis = 0 if input.ndim == 1 else 1
     num_classes = input.shape[class_axis]
+    if (input.ndim == 2 and target.ndim == 1 and target.dtype.kind in "iu" and weight is None
+            and not label_smoothing and target.shape[0] == input.shape[0]):
+        _check_targets(target, ignore_index, num_classes, name)
+        return mg.ops.softmax_cross_entropy(input, target, ignore_index, reduction)
     log_probs = log_softmax(input, axis=class_axis)
     w_shape = tuple(num_classes if i == class_axis else 1 for i in range(input.ndim))
     if target.dtype.kind == "f":

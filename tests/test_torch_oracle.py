@@ -120,6 +120,19 @@ def _log_softmax_case(data):
             [data.draw(values(shape, -5.0, 5.0))])
 
 
+def _softmax_cross_entropy_case(data):
+    rows, classes = data.draw(st.integers(1, 4)), data.draw(st.integers(1, 4))
+    target = np.array(data.draw(st.lists(st.integers(-1, classes - 1), min_size=rows,
+                                         max_size=rows)))
+    reduction = data.draw(st.sampled_from(["mean", "sum", "none"]))
+    if reduction == "mean":
+        target[0] = max(target[0], 0)  # at least one target: a mean over none is nan
+    return (lambda x: mg.ops.softmax_cross_entropy(x, mg.tensor(target), -1, reduction),
+            lambda t: torch.nn.functional.cross_entropy(t, torch.tensor(target), ignore_index=-1,
+                                                        reduction=reduction),
+            [data.draw(values((rows, classes), -5.0, 5.0))])
+
+
 def _power_case(data):
     if data.draw(st.booleans()):
         return _binary(lambda a, b: a ** b, torch.pow, lambda s: values(s, 0.2, 2.0))(data)
@@ -327,6 +340,7 @@ ORACLE = {
     "min": _reduction("amin", torch.amin, coarse),
     "logsumexp": _reduction("logsumexp", torch.logsumexp, lambda s: values(s, -5.0, 5.0)),
     "log_softmax": _log_softmax_case,
+    "softmax_cross_entropy": _softmax_cross_entropy_case,
     "reshape": _reshape_case,
     "transpose": _transpose_case,
     "broadcast_to": _broadcast_case,
