@@ -14,7 +14,7 @@ from .nondifferentiable import (argmax, argmin, argsort, bitwise_and, bitwise_or
                                 logical_and, logical_not, logical_or, not_equal, round, sign)
 from .recurrent import lstm_cell
 from .sequence import gru_sequence, lstm_sequence, rnn_relu_sequence, rnn_tanh_sequence
-from .softmax_cross_entropy import softmax_cross_entropy
+from .softmax_cross_entropy import softmax_cross_entropy  # F.cross_entropy's; no mg.* name
 from .reduction import log_softmax, logsumexp, max, mean, min, std, sum, var
 from .shape import (broadcast_to, concatenate, expand_dims, flatten, moveaxis, pad, reshape,
                     split, squeeze, stack, swapaxes, transpose)
@@ -37,7 +37,6 @@ __all__ = [
     "concatenate", "expand_dims", "flatten", "moveaxis", "pad", "reshape", "split", "squeeze", "stack",
     "swapaxes", "transpose", "to_backend", "lstm_cell", "addmm",
     "lstm_sequence", "gru_sequence", "rnn_tanh_sequence", "rnn_relu_sequence",
-    "softmax_cross_entropy",
     "arccos", "arcsin", "arctan", "cos", "cosh", "expm1", "log1p", "reciprocal", "sin",
     "sinh", "tan", "einsum", "add_along_axis", "scatter", "scatter_add", "take_along_axis",
     "cumprod", "cumsum", "prod", "diagonal", "flip", "roll", "tril", "triu",
