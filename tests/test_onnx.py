@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 import minigrad as mg
 import minigrad.nn as nn
 import minigrad.nn.functional as F
+import minigrad.nn.functional as F
 import minigrad.onnx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
@@ -193,6 +194,22 @@ def test_activations(act):
     x = mg.randn(3, 4, 6) * 3
     assert_runs_like(act, (x,), [{"x": x}, {"x": mg.randn(5, 4, 6) * 3}],
                      input_names=["x"], dynamic_axes={"x": {0: "n"}})
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_cross_entropy_becomes_softmax_cross_entropy_loss(reduction):
+    class Loss(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = nn.Linear(4, 5)
+
+        def forward(self, x, target):
+            return F.cross_entropy(self.lin(x), target, ignore_index=3, reduction=reduction)
+
+    proto = assert_runs_like(Loss(), (mg.randn(6, 4), ints(6, high=5)),
+                             [{"x": mg.randn(6, 4), "target": ints(6, high=5)}],
+                             input_names=["x", "target"])
+    assert "SoftmaxCrossEntropyLoss" in op_types(proto)
 
 
 def test_dropout_is_the_identity_in_eval_and_the_model_mode_is_restored():

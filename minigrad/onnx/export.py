@@ -419,6 +419,8 @@ class _Builder:
             return Operand.constant(self.graph, a, b, what, weak=True)
         if isinstance(a, (np.number, np.bool_, list, tuple)):
             return Operand.constant(self.graph, np.asarray(a), np.asarray(b), what)
+        if getattr(type(a), "backward_state", False):
+            return None  # what a forward leaves for its backward: no value of the graph
         raise OnnxExporterError(f"minigrad.onnx.export: {what} is a {type(a).__name__}, "
                                 "which cannot be exported")
 

@@ -131,6 +131,14 @@ def _log_softmax(op: PrimitiveOp) -> str:
     return op.node("LogSoftmax", [x], axis=axis)
 
 
+@lowers("softmax_cross_entropy")
+def _softmax_cross_entropy(op: PrimitiveOp) -> str:
+    """F.cross_entropy's fused form: ONNX's own SoftmaxCrossEntropyLoss (same 'mean' over
+    the targets not ignored)."""
+    return op.node("SoftmaxCrossEntropyLoss", [op.input(0, op.dtype), op.input(1, np.int64)],
+                   reduction=op.static("reduction"), ignore_index=int(op.static("ignore_index")))
+
+
 @lowers("cumsum")
 def _cumsum(op: PrimitiveOp) -> str:
     axis = op.static("axis")

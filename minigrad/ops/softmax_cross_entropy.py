@@ -25,6 +25,7 @@ class Saved:
     """``exp(x - max)`` per element and its row sums, from the forward for the backward."""
 
     __slots__ = ("arrays",)
+    backward_state = True  # not a value of the computation (the ONNX exporter skips it)
 
     def __init__(self) -> None:
         self.arrays: tuple = ()
