@@ -96,8 +96,8 @@ def build(elementwise_kernel: Callable) -> dict[str, FusedStep]:
     lstm, gru, tanh, relu = (kernels[k] for k in ("lstm", "gru", "rnn_tanh", "rnn_relu"))
 
     def spares(xp: Any, states: Any) -> list:
-        """Two (B, H) buffers for a gradient carried to the previous step: step t writes
-        the one step t - 1 does not read."""
+        """Two (B, H) buffers for a gradient carried to the previous step, used by turns
+        (``t & 1``): a step never overwrites the carried gradient it reads."""
         return [xp.empty(states.shape[2:], dtype=states.dtype) for _ in range(2)]
 
     def lstm_bind_step(xp: Any, acts: Any, hw: Any, states: Any, side: Any) -> Callable:
