@@ -146,11 +146,21 @@ class ArrayBackend:
     def relu(self, x: Any) -> Any:
         return self.xp.maximum(x, 0)
 
-    def logsumexp(self, x: Any, axis: Any = None, keepdims: bool = False) -> Any:
+    def shifted_exp(self, x: Any, axis: Any = None) -> tuple:
+        """(exp(x - m), m) with m the maximum along ``axis`` (kept as a size-1 axis), 0
+        where that is not finite: every exponent is at most 0, so nothing overflows."""
         xp = self.xp
         m = xp.max(x, axis=axis, keepdims=True)
         m = xp.where(xp.isfinite(m), m, 0)
-        out = xp.log(xp.sum(xp.exp(x - m), axis=axis, keepdims=True)) + m
+        e = x - m
+        if type(e) is not self.ndarray:  # a 0-d input gives a scalar: nothing to reuse
+            return xp.exp(e), m
+        return xp.exp(e, out=e), m
+
+    def logsumexp(self, x: Any, axis: Any = None, keepdims: bool = False) -> Any:
+        xp = self.xp
+        e, m = self.shifted_exp(x, axis)
+        out = xp.log(xp.sum(e, axis=axis, keepdims=True)) + m
         return out if keepdims else xp.squeeze(out, axis=axis)
 
     def index_add(self, shape: Sequence[int], index: Any, values: Any) -> Any:

@@ -34,14 +34,10 @@ class Saved:
 
 def _forward(xp: Any, x: Any, target: Any, saved: Saved, ignore_index: int = -100,
              reduction: str = "mean") -> Any:
-    rows = xp.arange(x.shape[0])
-    shift = xp.max(x, axis=1, keepdims=True)
-    shift = xp.where(xp.isfinite(shift), shift, 0)  # a row of infinities stays nan/inf
-    e = x - shift
-    xp.exp(e, out=e)  # at most 1: no overflow
+    e, shift = xp.shifted_exp(x, axis=1)
     sums = xp.sum(e, axis=1)
     valid = target != ignore_index
-    picked = x[rows, xp.where(valid, target, 0)]
+    picked = x[xp.arange(x.shape[0]), xp.where(valid, target, 0)]
     losses = xp.where(valid, xp.log(sums) + shift[:, 0] - picked, 0).astype(x.dtype, copy=False)
     saved.arrays = (e, sums)
     if reduction == "none":
