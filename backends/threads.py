@@ -198,6 +198,22 @@ def _forget() -> None:
     _next_look, _policy, _lock = 0.0, None, threading.Lock()
 
 
+def blas_threads() -> int:
+    """How many threads the BLAS runs now, without asking it (cheap enough per call):
+    the policy's count, else what the user set, else one per core (BLAS's default)."""
+    if _policy is not None and _policy.active:
+        return _policy.threads
+    try:
+        wanted = configured(os.environ)
+    except ValueError:
+        wanted = None
+    if isinstance(wanted, int):
+        return wanted
+    given = [os.environ.get(name, "").strip() for name in BLAS_VARIABLES]
+    counts = [int(n) for n in given if n.isdigit() and int(n) > 0]
+    return min(counts) if counts else (os.cpu_count() or 1)
+
+
 def reduced() -> bool:
     """Whether the policy has the BLAS below its full thread count right now (benchmarks
     count the steps run so, to tell a load decision from a slow library)."""

@@ -239,3 +239,26 @@ def test_reduced_says_whether_the_blas_runs_below_its_full_count(monkeypatch):
     assert scheduler.policy.threads == 1 and threads.reduced()
     monkeypatch.setattr(threads, "_policy", None)
     assert not threads.reduced()   # no policy (pinned, or not Linux): never reduced
+
+
+@pytest.mark.parametrize("environ, expected", [
+    ({"MINIGRAD_THREADS": "3"}, 3),
+    ({"OMP_NUM_THREADS": "4", "OPENBLAS_NUM_THREADS": "1"}, 1),
+    ({"MINIGRAD_THREADS": "bad"}, os.cpu_count()),
+    ({}, os.cpu_count()),
+])
+def test_blas_threads_without_a_policy_reads_the_users_choice(monkeypatch, environ, expected):
+    monkeypatch.setattr(threads, "_policy", None)
+    for name in ("MINIGRAD_THREADS", *threads.BLAS_VARIABLES):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+    assert threads.blas_threads() == expected
+
+
+def test_blas_threads_follow_the_policy(monkeypatch):
+    scheduler = Scheduler(most=2, cores=2)
+    monkeypatch.setattr(threads, "_policy", scheduler.policy)
+    assert threads.blas_threads() == 2
+    scheduler.window(waiting=0.5)  # competitors: down to one thread
+    assert threads.blas_threads() == 1
