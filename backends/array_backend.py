@@ -37,10 +37,11 @@ ARRAY_FUNCTIONS = (
 )
 
 
-# The largest recurrent weight packed for a step loop whatever the BLAS threads
-# (ArrayBackend.step_matmul): measured on two cores, LSTM fwd+bwd with B 32, T 64, one
-# thread for the packed product against two for BLAS, H 128 (256 KiB): 0.90x; H 256
-# (1 MiB): 1.00x; H 512 (4 MiB): 1.06x.
+# The largest recurrent weight packed for a step loop when the packed product has fewer
+# threads than the BLAS (ArrayBackend.step_matmul): measured on two cores, an LSTM layer's
+# forward and backward (B 32, T 64), one thread for the packed product against two for
+# BLAS, H 128 (256 KiB): 0.90x the time; H 256 (1 MiB): 1.00x; H 512 (4 MiB): 1.06x. With
+# two threads each (minigrad/blas_spin.py): 0.83x, 0.82x and 0.82x.
 PACKED_BYTES = 1 << 20
 
 
@@ -129,11 +130,11 @@ class ArrayBackend:
         """``product(a, out)``: ``a @ w`` (``transpose``: ``a @ w.T``) written into ``out``,
         for a loop that multiplies many small ``a`` by one ``w``, as a recurrent layer's
         steps do. On the CPU ``w`` is packed once for the whole loop
-        (backends/packed_matmul.py), a single-threaded product: taken where the BLAS has
-        one thread or ``w`` is small (measured: at two threads BLAS catches up at 1 MiB).
-        Elsewhere BLAS gets a contiguous ``w``."""
-        if self.xp is numpy and packed_matmul.available(w.dtype) and \
-                (w.nbytes <= PACKED_BYTES or threads.blas_threads() == 1):
+        (backends/packed_matmul.py), where the packed product gets as many threads as
+        the BLAS would or ``w`` is small (at most ``PACKED_BYTES``). Elsewhere BLAS gets
+        a contiguous ``w``."""
+        if self.xp is numpy and packed_matmul.available(w.dtype) and (
+                w.nbytes <= PACKED_BYTES or threads.kernel_threads() >= threads.blas_threads()):
             return packed_matmul.PackedMatrix(w, transpose)
         right = self.transposed_copy(w) if transpose else w  # BLAS: up to twice as fast
         matmul = self.xp.matmul

@@ -2,18 +2,19 @@
 
 Why: per time step a recurrent layer multiplies a small ``a`` (batch rows) by the same
 weight, T times forward and T times back. BLAS copies ("packs") the weight into its
-kernel's layout on every call and runs its small-M path at about 40 % of a core's peak.
-Packed once into column panels, the plain loop below reaches about 90 %: h (32, 256)
-times W_hh^T in 115 µs against OpenBLAS's 260 µs on one thread, and an LSTM layer's
-forward and backward (H 512, B 32, T 64) takes 17 % less time (2-core AVX-512 Xeon).
-It runs on one thread: sharing a product this small between cores did not pay here
-(the BLAS's idle threads spin on the other core), so ArrayBackend.step_matmul picks it
-where the BLAS has one thread or the weight is small.
+kernel's layout on every call and runs its small-M path at about 40 % of the core's
+peak: measured here, with h (32, 256) against W_hh^T, 260 µs a step on one thread and
+210 µs on two. Packed once into column panels, the plain loop below reaches about 90 %: h (32, 256)
+times W_hh^T in 105 µs against OpenBLAS's 260 µs on one thread, 56 µs on two (2-core
+AVX-512 Xeon). Helper threads (as many as the BLAS has: backends/threads.py
+``kernel_threads``) share a product's column panels with the caller; they pay only
+where OpenBLAS's idle threads do not spin on the other cores (minigrad/blas_spin.py).
+ArrayBackend.step_matmul says when a sequence uses it.
 
 The kernel is GCC/Clang vector extensions, not intrinsics, so it builds for any CPU
-(``-march=native`` picks the width); backends/compiled_kernel.py compiles and caches it
-and says where it is off (no compiler, ``MINIGRAD_CPU_KERNELS=0``): then backends use
-BLAS. float32 and float64.
+(``-march=native`` picks the width), and is compiled and cached by
+backends/compiled_kernel.py, which also says where it is off (no compiler,
+``MINIGRAD_CPU_KERNELS=0``): then backends use BLAS. float32 and float64.
 """
 from __future__ import annotations
 
@@ -23,11 +24,17 @@ from typing import Any, NamedTuple
 
 import numpy
 
-from . import compiled_kernel
+from . import compiled_kernel, threads
 
 SOURCE = r"""
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <cstring>
+#include <mutex>
+#include <thread>
+#include <pthread.h>
 namespace minigrad_kernel {
 typedef %(T)s T;
 static const long HEAD = %(HEAD)d, TYPE_NUM = %(TYPE_NUM)d;
@@ -66,7 +73,7 @@ static void block(const T* a, std::intptr_t lda, const T* panel, std::intptr_t d
     }
 }
 
-// A product's operands; panel_product does every row of a against panel p.
+// One panel of the product: every row of a against panel p.
 struct Job { const T* a; std::intptr_t rows, lda; const T* packed; std::intptr_t depth, width;
              T* c; std::intptr_t ldc; };
 
@@ -89,8 +96,103 @@ static void panel_product(const Job& j, std::intptr_t p) {
     }
 }
 
-static void product(const Job& j) {
-    for (std::intptr_t p = 0; p * PANEL < j.width; ++p) panel_product(j, p);
+// Helper threads share a product's panels with the calling thread, which claims them
+// from the front while the helpers claim from the back: each core keeps its end of the
+// weight in its cache from step to step, and a helper that a competing process keeps
+// off its core only leaves more panels to the caller (none is waited for unless
+// claimed). ``claims`` holds a product's number (so a stale claim fails), the next
+// panel from the front and the end of the unclaimed ones, 20 bits each.
+static const std::uint64_t FIELD = (1u << 20) - 1;
+static Job job;                                   // read by helpers only once claimed
+static std::atomic<std::uint64_t> claims{0};
+static std::atomic<std::intptr_t> helped{0};      // panels the helpers finished
+static std::atomic<int> sleepers{0}, allowed{0};  // helpers asleep; helpers to take part
+static std::atomic<bool> busy{false};             // one product at a time uses the helpers
+static int started = 0;                          // helpers running (touched when busy)
+static bool forks_handled = false;
+static std::mutex* sleep_lock = new std::mutex;   // never destroyed: helpers outlive exit
+static std::condition_variable* wake = new std::condition_variable;
+static const auto SPIN = std::chrono::microseconds(300);  // then sleep until the next
+
+static inline void relax() {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
+static bool claim(bool front, std::intptr_t& panel) {
+    std::uint64_t seen = claims.load(std::memory_order_acquire);
+    for (;;) {
+        std::uint64_t next = (seen >> 20) & FIELD, end = seen & FIELD;
+        if (next >= end) return false;
+        if (claims.compare_exchange_weak(seen, front ? seen + (1u << 20) : seen - 1,
+                                         std::memory_order_acq_rel)) {
+            panel = front ? next : end - 1;
+            return true;
+        }
+    }
+}
+
+static void helper(int index) {
+    auto idle = std::chrono::steady_clock::now();
+    for (std::uint32_t spins = 0;; ++spins) {
+        std::intptr_t panel;
+        if (index < allowed.load(std::memory_order_acquire) && claim(false, panel)) {
+            panel_product(job, panel);
+            helped.fetch_add(1, std::memory_order_release);
+            idle = std::chrono::steady_clock::now();
+            continue;
+        }
+        relax();
+        if ((spins & 255) || std::chrono::steady_clock::now() - idle < SPIN) continue;
+        std::uint64_t asleep_at = claims.load() >> 40;
+        std::unique_lock<std::mutex> hold(*sleep_lock);
+        sleepers.fetch_add(1);
+        wake->wait(hold, [&] { return claims.load() >> 40 != asleep_at; });
+        sleepers.fetch_sub(1);
+        idle = std::chrono::steady_clock::now();
+    }
+}
+
+static void forget_helpers() {  // a forked child has none of its parent's threads
+    started = 0;
+    sleepers.store(0);
+    busy.store(false);
+    sleep_lock = new std::mutex;
+    wake = new std::condition_variable;
+}
+
+static void product(const Job& given, int threads) {  // threads: the caller's and helpers
+    std::intptr_t panels = (given.width + PANEL - 1) / PANEL;
+    bool shared = false;
+    if (threads > 1 && panels > 1 && panels <= (std::intptr_t)FIELD)
+        shared = !busy.exchange(true);
+    if (!shared) {
+        for (std::intptr_t p = 0; p < panels; ++p) panel_product(given, p);
+        return;
+    }
+    if (!forks_handled) forks_handled = pthread_atfork(nullptr, nullptr, forget_helpers) == 0;
+    try {
+        for (; started < threads - 1; ++started) std::thread(helper, started).detach();
+    } catch (...) {  // no more threads to be had: share with those there are
+        threads = started + 1;
+    }
+    job = given;
+    helped.store(0, std::memory_order_relaxed);
+    allowed.store(threads - 1, std::memory_order_relaxed);
+    std::uint64_t number = (claims.load() >> 40) + 1;
+    claims.store((number << 40) | (std::uint64_t)panels);  // publishes job
+    if (sleepers.load()) {
+        std::lock_guard<std::mutex> hold(*sleep_lock);
+        wake->notify_all();
+    }
+    std::intptr_t panel, mine = 0;
+    while (claim(true, panel)) {
+        panel_product(job, panel);
+        ++mine;
+    }
+    while (helped.load(std::memory_order_acquire) != panels - mine) relax();
+    busy.store(false, std::memory_order_release);
 }
 }  // namespace
 
@@ -126,9 +228,10 @@ extern "C" int minigrad_pack_panels(const void* ndarray, const char* w, const ch
     return 0;
 }
 
-// out (M, N) = a (M, K) @ B, B packed (K, N). Returns the refused argument, 1 to 3.
+// out (M, N) = a (M, K) @ B, B packed (K, N), on up to `threads` threads. Returns the
+// refused argument, 1 to 3.
 extern "C" int minigrad_packed_matmul(const void* ndarray, const char* a, const char* packed,
-                                      const char* out, long depth, long width) {
+                                      const char* out, long depth, long width, int threads) {
     using namespace minigrad_kernel;
     char *ad, *pd, *od;
     std::intptr_t as, ps, os, ashape[3] = {-1, 0, 0}, pshape[3] = {-1, 0, 0},
@@ -138,7 +241,7 @@ extern "C" int minigrad_packed_matmul(const void* ndarray, const char* a, const 
     if (!view(ndarray, packed, false, pd, ps, pshape)) return 2;
     if (!view(ndarray, out, true, od, os, oshape) || oshape[0] != 2 || oshape[1] != ashape[1]
         || oshape[2] != width) return 3;
-    product(Job{(const T*)ad, ashape[1], as, (const T*)pd, depth, width, (T*)od, os});
+    product(Job{(const T*)ad, ashape[1], as, (const T*)pd, depth, width, (T*)od, os}, threads);
     return 0;
 }
 """
@@ -162,7 +265,7 @@ def _functions(dtype: numpy.dtype) -> _Functions:
         "minigrad_panel_width", "minigrad_pack_panels", "minigrad_packed_matmul"))
     width.restype = ctypes.c_long
     pack.argtypes = (ctypes.c_void_p,) * 3 + (ctypes.c_int,)
-    matmul.argtypes = (ctypes.c_void_p,) * 4 + (ctypes.c_long,) * 2
+    matmul.argtypes = (ctypes.c_void_p,) * 4 + (ctypes.c_long,) * 2 + (ctypes.c_int,)
     pack.restype = matmul.restype = ctypes.c_int
     return _Functions(width(), pack, matmul)
 
@@ -204,7 +307,8 @@ class PackedMatrix:
 
     def __call__(self, a: numpy.ndarray, out: numpy.ndarray) -> numpy.ndarray:
         depth, width = self.shape
-        if self._functions.matmul(_NDARRAY, id(a), id(self._packed), id(out), depth, width):
+        if self._functions.matmul(_NDARRAY, id(a), id(self._packed), id(out), depth, width,
+                                  threads.kernel_threads()):
             self._conformed(a, out)
         return out
 
@@ -228,7 +332,7 @@ class PackedMatrix:
             return
         a = numpy.ascontiguousarray(a)
         refused = self._functions.matmul(_NDARRAY, id(a), id(self._packed), id(out),
-                                         depth, width)
+                                         depth, width, threads.kernel_threads())
         if refused:
             raise RuntimeError(f"PackedMatrix: the compiled code refused argument {refused} "
                                f"after conforming it")

@@ -214,6 +214,14 @@ def blas_threads() -> int:
     return min(counts) if counts else (os.cpu_count() or 1)
 
 
+def kernel_threads() -> int:
+    """Threads for minigrad's own compiled kernels (backends/packed_matmul.py): the
+    BLAS's count, so that they step aside under load as the BLAS does, where OpenBLAS's
+    idle threads do not hold the cores (minigrad/blas_spin.py); else one."""
+    from minigrad import blas_spin
+    return blas_threads() if blas_spin.SHORT_SPIN else 1
+
+
 def reduced() -> bool:
     """Whether the policy has the BLAS below its full thread count right now (benchmarks
     count the steps run so, to tell a load decision from a slow library)."""

@@ -25,11 +25,10 @@ import sys
 import time
 from typing import Any, Optional
 
-import numpy as np
-
-import minigrad as mg
+import minigrad as mg  # before NumPy: it shortens OpenBLAS's idle spin (minigrad/blas_spin.py)
 import minigrad.nn as nn
 import minigrad.nn.functional as F
+import numpy as np
 from distributed_run import Run
 from example_cli import LossMeter
 from shakespeare import play_files

@@ -9,6 +9,7 @@ The ``mg.*`` functions and Tensor methods have PyTorch's names and meanings (see
 :mod:`minigrad.functions`); ``minigrad.ops`` holds the NumPy-named operations that
 gradient rules are written in.
 """
+from . import blas_spin  # first: it must act before NumPy loads OpenBLAS
 from . import backends
 from .autograd import backward, grad
 from .backends import current_backend, get_backend, register_backend, set_backend, use_backend

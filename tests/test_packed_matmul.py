@@ -3,6 +3,9 @@ the backend uses it (ArrayBackend.step_matmul).
 
 The recurrent layers' own tests (test_fused_rnn.py, test_recurrent_kernels.py, the
 PyTorch oracle) run through it too: their weights are small enough to be packed."""
+import os
+import threading
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -10,6 +13,7 @@ from hypothesis import strategies as st
 
 import minigrad as mg
 import minigrad.nn as nn
+from minigrad import blas_spin
 from minigrad.backends import array_backend, compiled_kernel, get_backend, threads
 from minigrad.backends.packed_matmul import PackedMatrix
 
@@ -33,6 +37,52 @@ def test_products_equal_numpys(rows, depth, width, dtype, transpose, strided, se
     assert packed(a, out) is out
     np.testing.assert_allclose(out, a @ b, **TOLERANCE[dtype])
     np.testing.assert_allclose(packed(np.asfortranarray(a), out), a @ b, **TOLERANCE[dtype])
+
+
+@given(rows=st.integers(1, 40), depth=st.integers(1, 70), width=st.integers(33, 300),
+       helpers=st.integers(1, 3), seed=st.integers(0, 2**16))
+def test_products_shared_with_helper_threads_equal_numpys(rows, depth, width, helpers, seed):
+    r = np.random.default_rng(seed)
+    w, a = r.standard_normal((width, depth)), r.standard_normal((rows, depth))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(threads, "kernel_threads", lambda: helpers + 1)
+        packed = PackedMatrix(w, transpose=True)
+        for _ in range(3):  # again, with the helpers awake
+            np.testing.assert_allclose(packed(a, np.empty((rows, width))), a @ w.T,
+                                       rtol=1e-12, atol=1e-12)
+
+
+def test_products_from_two_python_threads_at_once(monkeypatch):
+    monkeypatch.setattr(threads, "kernel_threads", lambda: 2)
+    r = np.random.default_rng(5)
+    cases = [(r.standard_normal((300, 64)), r.standard_normal((16, 64))) for _ in range(2)]
+    failures = []
+
+    def run(w, a):
+        packed, expected = PackedMatrix(w, transpose=True), a @ w.T
+        for _ in range(300):  # one gets the helpers, the other runs alone meanwhile
+            if not np.allclose(packed(a, np.empty((16, 300))), expected, rtol=1e-12):
+                failures.append(1)
+
+    workers = [threading.Thread(target=run, args=case) for case in cases]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert not failures
+
+
+def test_a_forked_child_computes_without_its_parents_helpers(monkeypatch):
+    monkeypatch.setattr(threads, "kernel_threads", lambda: 2)
+    w, a = np.arange(600.0).reshape(100, 6), np.ones((3, 6))
+    packed = PackedMatrix(w, transpose=True)
+    packed(a, np.empty((3, 100)))  # the helper now runs in this process
+    pid = os.fork()
+    if pid == 0:  # the child: a product must finish (and be right) without that thread
+        ok = np.array_equal(packed(a, np.empty((3, 100))), a @ w.T)
+        os._exit(0 if ok else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
 
 
 def test_every_tail_of_rows_and_columns():
@@ -88,13 +138,20 @@ def _is_packed(product):
     return isinstance(product, PackedMatrix)
 
 
-def test_the_backend_packs_small_weights_and_big_ones_for_one_blas_thread(monkeypatch):
+def test_the_backend_packs_small_weights_and_big_ones_where_the_kernel_has_the_threads(
+        monkeypatch):
     backend = get_backend("numpy")
     small = np.ones((4 * 128, 128), np.float32)
     big = np.ones((4 * 512, 512), np.float32)
     monkeypatch.setattr(threads, "blas_threads", lambda: 2)
+    monkeypatch.setattr(blas_spin, "SHORT_SPIN", False)  # OpenBLAS spins: one kernel thread
+    assert threads.kernel_threads() == 1
     assert _is_packed(backend.step_matmul(small, transpose=True))
     assert not _is_packed(backend.step_matmul(big, transpose=True))
+    monkeypatch.setattr(blas_spin, "SHORT_SPIN", True)
+    assert threads.kernel_threads() == 2
+    assert _is_packed(backend.step_matmul(big, transpose=True))
+    monkeypatch.setattr(blas_spin, "SHORT_SPIN", False)
     monkeypatch.setattr(threads, "blas_threads", lambda: 1)
     assert _is_packed(backend.step_matmul(big, transpose=True))
     monkeypatch.setenv("MINIGRAD_CPU_KERNELS", "0")
@@ -109,6 +166,7 @@ def test_both_products_of_the_backend_agree(monkeypatch, transpose):
     packed = backend.step_matmul(w, transpose)(a, np.empty((5, 40 if not transpose else 24)))
     monkeypatch.setattr(array_backend, "PACKED_BYTES", 0)
     monkeypatch.setattr(threads, "blas_threads", lambda: 2)
+    monkeypatch.setattr(threads, "kernel_threads", lambda: 1)
     blas_product = backend.step_matmul(w, transpose)
     assert not _is_packed(blas_product)
     np.testing.assert_allclose(packed, blas_product(a, np.empty_like(packed)), rtol=1e-12)
@@ -127,5 +185,6 @@ def test_a_float32_layer_agrees_with_blas_products(monkeypatch):
     packed = _lstm_run(3)
     monkeypatch.setattr(array_backend, "PACKED_BYTES", 0)
     monkeypatch.setattr(threads, "blas_threads", lambda: 2)
+    monkeypatch.setattr(threads, "kernel_threads", lambda: 1)
     for mine, theirs in zip(packed, _lstm_run(3)):
         np.testing.assert_allclose(mine, theirs, rtol=1e-4, atol=1e-5)

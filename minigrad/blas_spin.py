@@ -1,0 +1,38 @@
+"""OpenBLAS's idle threads told to sleep sooner: set before NumPy loads OpenBLAS.
+
+After each product OpenBLAS's worker threads spin for 2^28 cycles (about 0.1 s; measured
+here: 130 ms of a core after a 2-thread product) before they sleep. A recurrent layer's
+step loop runs minigrad's own kernel between BLAS calls, and its helper thread
+(backends/packed_matmul.py) would share a core with that spinning thread and gain
+nothing; under load a spinning thread is also what makes a step collapse
+(backends/threads.py). OpenBLAS reads ``OPENBLAS_THREAD_TIMEOUT`` once, when it loads, so
+minigrad sets it to 18 (2^18 cycles, about 0.1 ms) when it is imported before NumPy and
+the user has not set it: import minigrad first, or set the variable yourself, to get
+the helper thread. With a short spin the 2-thread BLAS products measured no slower.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from typing import Mapping, MutableMapping
+
+SPIN_VARIABLES = ("OPENBLAS_THREAD_TIMEOUT", "GOTO_THREAD_TIMEOUT")
+SHORT = 18  # log2 of the cycles an idle OpenBLAS thread spins: about 0.1 ms
+
+
+def shorten(environ: MutableMapping[str, str], numpy_loaded: bool) -> bool:
+    """Set the short spin where it still takes effect and the user chose nothing;
+    return whether OpenBLAS's idle threads spin briefly in this process."""
+    chosen = next((environ[name] for name in SPIN_VARIABLES if environ.get(name)), None)
+    if chosen is None and not numpy_loaded:
+        environ["OPENBLAS_THREAD_TIMEOUT"] = chosen = str(SHORT)
+    return is_short(chosen)
+
+
+def is_short(value: object) -> bool:
+    """Whether a timeout setting (OpenBLAS clamps it to 4..30) is the short spin or less."""
+    text = str(value).strip() if value is not None else ""
+    return text.isdigit() and int(text) <= SHORT
+
+
+SHORT_SPIN: bool = shorten(os.environ, "numpy" in sys.modules)
