@@ -39,8 +39,8 @@ def test_products_equal_numpys(rows, depth, width, dtype, transpose, strided, se
     np.testing.assert_allclose(packed(np.asfortranarray(a), out), a @ b, **TOLERANCE[dtype])
 
 
-@given(rows=st.integers(1, 40), depth=st.integers(1, 70), width=st.integers(33, 300),
-       helpers=st.integers(1, 3), seed=st.integers(0, 2**16))
+@given(rows=st.integers(32, 48), depth=st.integers(128, 200), width=st.integers(257, 600),
+       helpers=st.integers(1, 3), seed=st.integers(0, 2**16))  # big enough to be shared
 def test_products_shared_with_helper_threads_equal_numpys(rows, depth, width, helpers, seed):
     r = np.random.default_rng(seed)
     w, a = r.standard_normal((width, depth)), r.standard_normal((rows, depth))
@@ -50,18 +50,20 @@ def test_products_shared_with_helper_threads_equal_numpys(rows, depth, width, he
         for _ in range(3):  # again, with the helpers awake
             np.testing.assert_allclose(packed(a, np.empty((rows, width))), a @ w.T,
                                        rtol=1e-12, atol=1e-12)
+    if os.path.isdir("/proc/self/task"):  # the helpers were started (they stay, asleep)
+        assert len(os.listdir("/proc/self/task")) > helpers
 
 
 def test_products_from_two_python_threads_at_once(monkeypatch):
     monkeypatch.setattr(threads, "kernel_threads", lambda: 2)
     r = np.random.default_rng(5)
-    cases = [(r.standard_normal((300, 64)), r.standard_normal((16, 64))) for _ in range(2)]
+    cases = [(r.standard_normal((600, 256)), r.standard_normal((16, 256))) for _ in range(2)]
     failures = []
 
     def run(w, a):
         packed, expected = PackedMatrix(w, transpose=True), a @ w.T
         for _ in range(300):  # one gets the helpers, the other runs alone meanwhile
-            if not np.allclose(packed(a, np.empty((16, 300))), expected, rtol=1e-12):
+            if not np.allclose(packed(a, np.empty((16, 600))), expected, rtol=1e-12):
                 failures.append(1)
 
     workers = [threading.Thread(target=run, args=case) for case in cases]
@@ -74,12 +76,12 @@ def test_products_from_two_python_threads_at_once(monkeypatch):
 
 def test_a_forked_child_computes_without_its_parents_helpers(monkeypatch):
     monkeypatch.setattr(threads, "kernel_threads", lambda: 2)
-    w, a = np.arange(600.0).reshape(100, 6), np.ones((3, 6))
+    w, a = np.arange(640.0 * 128).reshape(640, 128) % 7, np.ones((16, 128))
     packed = PackedMatrix(w, transpose=True)
-    packed(a, np.empty((3, 100)))  # the helper now runs in this process
+    packed(a, np.empty((16, 640)))  # big enough to share: the helper now runs here
     pid = os.fork()
     if pid == 0:  # the child: a product must finish (and be right) without that thread
-        ok = np.array_equal(packed(a, np.empty((3, 100))), a @ w.T)
+        ok = np.array_equal(packed(a, np.empty((16, 640))), a @ w.T)
         os._exit(0 if ok else 1)
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
