@@ -96,7 +96,8 @@ static bool view(const void* ndarray, const char* obj, bool output, char*& data,
 }
 """
 
-FLAGS = ("-O3", "-fno-math-errno", "-fno-trapping-math", "-fopenmp-simd", "-pthread", "-shared", "-fPIC")
+FLAGS = ("-O3", "-fno-math-errno", "-fno-trapping-math", "-fopenmp-simd", "-pthread", "-shared",
+         "-fPIC")
 _TYPES = {numpy.dtype(numpy.float32): "float", numpy.dtype(numpy.float64): "double"}
 _lock = threading.Lock()
 _works: Optional[bool] = None

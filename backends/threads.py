@@ -33,6 +33,8 @@ import threading
 import time
 from typing import Callable, Mapping, Optional
 
+from minigrad import blas_spin
+
 WINDOW = 0.25           # seconds between looks at the load
 OVERSUBSCRIBED = 0.1    # waiting for a core this fraction of the runnable time
 RUNNABLE = 0.1          # seconds of runnable time (sleep does not count) a decision needs
@@ -218,7 +220,6 @@ def kernel_threads() -> int:
     """Threads for minigrad's own compiled kernels (backends/packed_matmul.py): the
     BLAS's count, so that they step aside under load as the BLAS does, where OpenBLAS's
     idle threads do not hold the cores (minigrad/blas_spin.py); else one."""
-    from minigrad import blas_spin
     return blas_threads() if blas_spin.SHORT_SPIN else 1
 
 

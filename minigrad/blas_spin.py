@@ -9,15 +9,15 @@ nothing; under load a spinning thread is also what makes a step collapse
 minigrad sets it to 22 (2^22 cycles, about 1.5 ms) when it is imported before NumPy and
 the user has not set it: import minigrad first, or set the variable yourself, to get
 the helper thread. Measured on the main job's model at 2 threads, a training step took
-0.84x the time with 22 (or 18) and the helper as with OpenBLAS's default and none; the
-small word LM lost 7 % to 18 (the BLAS threads' wake-up on each small product), nothing to
-22.
+0.82-0.84x the time with 22 (or 18) and the helper as with OpenBLAS's default and none;
+the small word LM lost 7 % to 18 (the BLAS threads' wake-up on each small product),
+nothing to 22.
 """
 from __future__ import annotations
 
 import os
 import sys
-from typing import Mapping, MutableMapping
+from typing import MutableMapping
 
 SPIN_VARIABLES = ("OPENBLAS_THREAD_TIMEOUT", "GOTO_THREAD_TIMEOUT")
 SHORT = 22  # log2 of the cycles an idle OpenBLAS thread spins: about 1.5 ms
