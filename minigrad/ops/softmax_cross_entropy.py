@@ -23,7 +23,8 @@ from ..primitive import joint_primitive
 
 
 class Saved:
-    """``exp(x - max)`` per element and its row sums, from the forward for the backward."""
+    """``exp(x - max)`` per element, its row sums, which targets count and the targets
+    with the ignored ones as 0: from the forward for the backward."""
 
     __slots__ = ("arrays",)
     backward_state = True  # not a value of the computation (the ONNX exporter skips it)
@@ -37,9 +38,10 @@ def _forward(xp: Any, x: Any, target: Any, saved: Saved, ignore_index: int = -10
     e, shift = xp.shifted_exp(x, axis=1)
     sums = xp.sum(e, axis=1)
     valid = target != ignore_index
-    picked = x[xp.arange(x.shape[0]), xp.where(valid, target, 0)]
+    safe = xp.where(valid, target, 0)
+    picked = x[xp.arange(x.shape[0]), safe]
     losses = xp.where(valid, xp.log(sums) + shift[:, 0] - picked, 0).astype(x.dtype, copy=False)
-    saved.arrays = (e, sums)
+    saved.arrays = (e, sums, valid, safe)
     if reduction == "none":
         return losses
     total = xp.sum(losses)
@@ -66,11 +68,10 @@ def _backward(xp: Any, g: Any, out: Any, x: Any, target: Any, saved: Saved,
         w = _row_weights(backend, g, valid, reduction, x.dtype)
         softmax = ops.exp(ops.log_softmax(x, axis=1))
         return ((softmax - one_hot.astype(x.dtype)) * ops.reshape(w, (n, 1)), None, None)
-    e, sums = saved.arrays
-    valid = target != ignore_index
+    e, sums, valid, safe = saved.arrays
     w = _row_weights(xp, g, valid, reduction, x.dtype)
     gx = e * (w / sums)[:, None]               # softmax times the row weight: one pass
-    gx[xp.arange(n), xp.where(valid, target, 0)] -= w  # minus the one-hot's share
+    gx[xp.arange(n), safe] -= w                # minus the one-hot's share
     return gx, None, None
 
 
