@@ -133,12 +133,28 @@ class ArrayBackend:
         (backends/packed_matmul.py), where the packed product gets as many threads as
         the BLAS would or ``w`` is small (at most ``PACKED_BYTES``). Elsewhere BLAS gets
         a contiguous ``w``."""
-        if self.xp is numpy and packed_matmul.available(w.dtype) and (
-                w.nbytes <= PACKED_BYTES or threads.kernel_threads() >= threads.blas_threads()):
+        if self._packs(w):
             return packed_matmul.PackedMatrix(w, transpose)
         right = self.transposed_copy(w) if transpose else w  # BLAS: up to twice as fast
         matmul = self.xp.matmul
         return lambda a, out: matmul(a, right, out=out)
+
+    def _packs(self, w: Any) -> bool:
+        """Whether a step loop over ``w`` uses the packed product (see step_matmul)."""
+        return self.xp is numpy and packed_matmul.available(w.dtype) and (
+            w.nbytes <= PACKED_BYTES or threads.kernel_threads() >= threads.blas_threads())
+
+    def sequence_forward(self, kind: str, w_hh: Any) -> Optional[Callable]:
+        """A recurrent layer's whole forward time loop as one call, where the backend has
+        one for ``kind``: the LSTM's on the CPU where the packed product is used
+        (backends/packed_matmul.py ``lstm_forward``, same arguments). Else None, and the
+        primitive runs its steps one by one."""
+        return packed_matmul.lstm_forward if kind == "lstm" and self._packs(w_hh) else None
+
+    def sequence_backward(self, kind: str, w_hh: Any) -> Optional[Callable]:
+        """The BPTT loop of :meth:`sequence_forward`'s layer as one call, or None
+        (backends/packed_matmul.py ``lstm_backward``)."""
+        return packed_matmul.lstm_backward if kind == "lstm" and self._packs(w_hh) else None
 
     def _overflow_is_fine(self) -> Any:
         errstate = self._errstate

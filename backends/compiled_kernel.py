@@ -150,8 +150,14 @@ def _machine() -> str:
 
 
 def _build(source: str, name: str) -> Any:
-    """The compiled ``source``'s function ``name``, from the cache or built now. Built
-    into a temporary file and renamed, so processes compiling at once do not collide."""
+    """The compiled ``source``'s function ``name``, from the cache or built now."""
+    return getattr(_library(source, name), name)
+
+
+def _library(source: str, tag: str) -> ctypes.CDLL:
+    """The compiled ``source`` as one library (its functions share its static state),
+    from the cache or built now. Built into a temporary file and renamed, so processes
+    compiling at once do not collide."""
     cxx = compiler()
     if cxx is None:
         raise RuntimeError("no C++ compiler (c++, g++ or clang++) on the PATH")
@@ -159,7 +165,7 @@ def _build(source: str, name: str) -> Any:
         for march in (("-march=native",), ()):  # some compilers lack -march=native
             flags = FLAGS + march
             key = hashlib.sha256("\0".join((source, cxx, *flags, _machine())).encode())
-            library = _cache_dir() / f"{name}-{key.hexdigest()[:16]}.so"
+            library = _cache_dir() / f"{tag}-{key.hexdigest()[:16]}.so"
             if not library.exists():
                 with tempfile.TemporaryDirectory(dir=library.parent) as scratch:
                     cpp, built = Path(scratch, "kernel.cpp"), Path(scratch, "kernel.so")
@@ -170,8 +176,8 @@ def _build(source: str, name: str) -> Any:
                         error = done.stderr.strip()
                         continue
                     os.replace(built, library)
-            return getattr(ctypes.CDLL(str(library)), name)
-    raise RuntimeError(f"{cxx} could not compile {name}: {error}")
+            return ctypes.CDLL(str(library))
+    raise RuntimeError(f"{cxx} could not compile {tag}: {error}")
 
 
 def _parameters(params: str, where: str) -> list[str]:

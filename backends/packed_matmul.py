@@ -33,49 +33,271 @@ SOURCE = r"""
 #include <cstring>
 #include <mutex>
 #include <thread>
+#include <type_traits>
 #include <pthread.h>
-namespace minigrad_kernel {
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#endif
+%(PRELUDE)s
 typedef %(T)s T;
 static const long HEAD = %(HEAD)d, TYPE_NUM = %(TYPE_NUM)d;
 %(VIEW)s
 #if defined(__AVX512F__)
-enum { VECTOR_BYTES = 64, ROWS = 8 };   // 16 accumulators of 32 registers
+enum { VECTOR_BYTES = 64, ROWS = 8, GATE_ROWS = 6 };  // 16 or 24 accumulators of 32 registers
 #else
-enum { VECTOR_BYTES = 32, ROWS = 6 };   // 12 of 16
+enum { VECTOR_BYTES = 32, ROWS = 6, GATE_ROWS = 2 };  // 12 or 8 of 16
 #endif
 typedef T vec __attribute__((vector_size(VECTOR_BYTES)));
-enum { LANES = VECTOR_BYTES / sizeof(T), PANEL = 2 * LANES };
+enum { LANES = VECTOR_BYTES / sizeof(T), PANEL = 2 * LANES, GATES = 4,
+       GATE_PANEL = GATES * LANES };
 
 static inline vec load(const T* p) { vec v; std::memcpy(&v, p, sizeof v); return v; }
 static inline void store(T* p, vec v) { std::memcpy(p, &v, sizeof v); }
 
-// R rows of a times one panel (K x PANEL, row-major) into R rows of c, of which the
-// first `cols` columns are real: accumulators stay in registers for the whole of K.
-template <int R>
-static void block(const T* a, std::intptr_t lda, const T* panel, std::intptr_t depth, T* c,
-                  std::intptr_t ldc, std::intptr_t cols) {
-    vec lo[R], hi[R];
-    for (int r = 0; r < R; ++r) { lo[r] = vec{}; hi[r] = vec{}; }
+// R rows of a times one panel of V vectors' width (K x V * LANES, row-major) into
+// sums[r][v]: the accumulators stay in registers for the whole of K.
+template <int R, int V>
+static inline void dot(const T* a, std::intptr_t lda, const T* panel, std::intptr_t depth,
+                       vec (&sums)[R][V]) {
+    for (int r = 0; r < R; ++r)
+        for (int v = 0; v < V; ++v) sums[r][v] = vec{};
     for (std::intptr_t k = 0; k < depth; ++k) {
-        vec b0 = load(panel + k * PANEL), b1 = load(panel + k * PANEL + LANES);
+        vec b[V];
+        for (int v = 0; v < V; ++v) b[v] = load(panel + (k * V + v) * LANES);
         for (int r = 0; r < R; ++r) {
             T s = a[r * lda + k];
-            lo[r] += s * b0;
-            hi[r] += s * b1;
+            for (int v = 0; v < V; ++v) sums[r][v] += s * b[v];
         }
-    }
-    T row[PANEL];
-    for (int r = 0; r < R; ++r) {
-        if (cols == PANEL) { store(c + r * ldc, lo[r]); store(c + r * ldc + LANES, hi[r]); }
-        else { store(row, lo[r]); store(row + LANES, hi[r]);
-               std::memcpy(c + r * ldc, row, cols * sizeof(T)); }
     }
 }
 
-// One panel of the product: every row of a against panel p.
-struct Job { const T* a; std::intptr_t rows, lda; const T* packed; std::intptr_t depth, width;
-             T* c; std::intptr_t ldc; };
+// R rows of a times one panel into R rows of c, of which the first `cols` columns are real.
+template <int R>
+static void block(const T* a, std::intptr_t lda, const T* panel, std::intptr_t depth, T* c,
+                  std::intptr_t ldc, std::intptr_t cols) {
+    vec sums[R][2];
+    dot<R, 2>(a, lda, panel, depth, sums);
+    T row[PANEL];
+    for (int r = 0; r < R; ++r) {
+        if (cols == PANEL) {
+            store(c + r * ldc, sums[r][0]);
+            store(c + r * ldc + LANES, sums[r][1]);
+        } else {
+            store(row, sums[r][0]);
+            store(row + LANES, sums[r][1]);
+            std::memcpy(c + r * ldc, row, cols * sizeof(T));
+        }
+    }
+}
 
+// What a job's units are: a product's column panels; or, for an LSTM layer's forward or
+// BPTT loop, groups of batch rows, each taken through every step by one thread (the rows
+// of a batch never meet in a recurrent layer, so the threads need not wait for each
+// other between steps, and each reads only the states it wrote). Within them, per step:
+// the forward's gate panels (product and gate arithmetic), BPTT's panels of dh (dgates @
+// W_hh, then the gate gradients of the step before), and BPTT's start (only those).
+enum Mode { PRODUCT, LSTM_FORWARD, LSTM_BACKWARD, LSTM_STEP, LSTM_BACK, LSTM_BACK_START };
+
+// A job's operands: a product's, and an LSTM layer's arrays, row by row (ldstate apart;
+// the gates ldacts apart): per step the pointers at its slots, for the whole loop the
+// pointers at slot 0 (h, cells, grads) and its shape. The backward reads the gradients
+// reaching the states (gh, gc), keeps the carried ones in dh and dc, and writes the gate
+// gradients of the step whose activated gates are in acts into dgates.
+struct Job { Mode mode; const T* a; std::intptr_t rows, lda; const T* packed;
+             std::intptr_t depth, width; T* c; std::intptr_t ldc;
+             std::intptr_t hidden, ldacts, ldstate; T* acts; const T* bias; const T* c_prev;
+             T* c_new; T* h_new; T* dgates; const T* gh; const T* gc; T* dh; T* dc;
+             T* h; T* cells; const T* grad_h; const T* grad_c; T* gates; T* gate_grads;
+             std::intptr_t steps, groups; bool reverse; };
+
+// -- the LSTM step's activations on whole vectors -----------------------------------------
+// Per element a step takes three sigmoids and two tanh: computed one element at a time
+// they cost more than the step's product. Here e^x = 2^k e^r (k = round(x / ln 2), r's
+// Taylor polynomial: to r^7 in float, r^13 in double, each cut below half a unit in the
+// last place), with x clamped where 2^k stays a normal number (beyond, the gates are within
+// 2^-125 of their limits), and 1 / x from the CPU's reciprocal estimate refined by one
+// Newton step (float; double divides). tests/test_packed_lstm.py holds the results to
+// NumPy's.
+typedef std::conditional<sizeof(T) == 4, std::int32_t, std::int64_t>::type I;
+typedef I ivec __attribute__((vector_size(VECTOR_BYTES)));
+static const int MANTISSA = sizeof(T) == 4 ? 23 : 52;
+static const int EXPONENT_BIAS = sizeof(T) == 4 ? 127 : 1023;
+static const T CLAMP = sizeof(T) == 4 ? 87 : 708;
+static const T ROUNDER = sizeof(T) == 4 ? 12582912.0 : 6755399441055744.0;  // 1.5 * 2^MANTISSA
+static const T LN2_HI = 0.693145751953125, LN2_LO = 1.42860682030941723212e-6;
+
+static inline vec splat(T x) { return vec{} + x; }
+
+// e^x - 1 = (2^k - 1) + 2^k (e^r - 1): returns e^r - 1 and sets scale to 2^k.
+static inline vec expm1_parts(vec x, vec& scale) {
+    x = x < -CLAMP ? splat(-CLAMP) : x;  // NaN stays NaN (both compare false)
+    x = x > CLAMP ? splat(CLAMP) : x;
+    vec k = (x * (T)1.4426950408889634 + ROUNDER) - ROUNDER;
+    vec r = (x - k * LN2_HI) - k * LN2_LO;
+    vec poly = splat(sizeof(T) == 4 ? (T)(1.0 / 5040) : (T)(1.0 / 6227020800.0));
+    static const int TERMS = sizeof(T) == 4 ? 7 : 13;
+    T factorial = sizeof(T) == 4 ? 5040 : 6227020800.0;
+    for (int n = TERMS - 1; n >= 2; --n) { factorial /= n + 1; poly = poly * r + 1 / factorial; }
+    ivec bits = (__builtin_convertvector(k, ivec) + EXPONENT_BIAS) << MANTISSA;
+    std::memcpy(&scale, &bits, sizeof scale);
+    return poly * r * r + r;
+}
+
+static inline vec reciprocal(vec x) {
+#if defined(__AVX512F__)
+    if (sizeof(T) == 4) {  // 14 bits, then 28
+        vec y = (vec)_mm512_rcp14_ps((__m512)x);
+        return y + y * (1 - x * y);
+    }
+#elif defined(__AVX__)
+    if (sizeof(T) == 4) {  // 12 bits, then 23
+        vec y = (vec)_mm256_rcp_ps((__m256)x);
+        return y + y * (1 - x * y);
+    }
+#endif
+    return 1 / x;
+}
+
+static inline vec sigmoid(vec x) {
+    vec scale, part = expm1_parts(-x, scale);
+    return reciprocal(1 + scale + scale * part);
+}
+
+static inline vec tanh_vec(vec x) {  // tanh |x| = -m / (2 + m), m = e^(-2|x|) - 1
+    ivec bits, sign;
+    std::memcpy(&bits, &x, sizeof bits);
+    sign = bits & ((ivec{} + 1) << (MANTISSA + (sizeof(T) == 4 ? 8 : 11)));
+    vec magnitude, scale;
+    ivec abs_bits = bits ^ sign;
+    std::memcpy(&magnitude, &abs_bits, sizeof magnitude);
+    vec part = expm1_parts(-2 * magnitude, scale);
+    vec m = (scale - 1) + scale * part;
+    vec t = (0 - m) * reciprocal(2 + m);  // not -m: tanh(+0) is +0
+    std::memcpy(&bits, &t, sizeof bits);
+    bits |= sign;
+    std::memcpy(&t, &bits, sizeof t);
+    return t;
+}
+
+static inline vec part_load(const T* p, std::intptr_t count) {
+    if (count == LANES) return load(p);
+    T row[LANES] = {};
+    std::memcpy(row, p, count * sizeof(T));
+    return load(row);
+}
+
+static inline void part_store(T* p, vec v, std::intptr_t count) {
+    if (count == LANES) { store(p, v); return; }
+    T row[LANES];
+    store(row, v);
+    std::memcpy(p, row, count * sizeof(T));
+}
+
+// R rows of an LSTM step on one gate panel (LANES hidden units from `unit`, all four
+// gates): h @ W_hh^T in registers, then recurrent_kernels.py's step on them, plus the bias,
+// writing the activated gates over the input projection in `acts`.
+template <int R>
+static void lstm_block(const Job& j, std::intptr_t m, std::intptr_t p) {
+    vec sums[R][GATES];
+    dot<R, GATES>(j.a + m * j.lda, j.lda, j.packed + p * j.depth * GATE_PANEL, j.depth, sums);
+    const std::intptr_t hidden = j.hidden, unit = p * LANES;
+    const std::intptr_t cols = hidden - unit < LANES ? hidden - unit : LANES;
+    for (int r = 0; r < R; ++r) {
+        T* gates = j.acts + (m + r) * j.ldacts + unit;
+        vec act[GATES];
+        for (int v = 0; v < GATES; ++v)
+            act[v] = part_load(gates + v * hidden, cols) +
+                     (sums[r][v] + part_load(j.bias + v * hidden + unit, cols));
+        act[0] = sigmoid(act[0]);
+        act[1] = sigmoid(act[1]);
+        act[2] = tanh_vec(act[2]);
+        act[3] = sigmoid(act[3]);
+        vec c = act[1] * part_load(j.c_prev + (m + r) * j.ldstate + unit, cols) + act[0] * act[2];
+        part_store(j.c_new + (m + r) * j.ldstate + unit, c, cols);
+        part_store(j.h_new + (m + r) * j.ldstate + unit, act[3] * tanh_vec(c), cols);
+        for (int v = 0; v < GATES; ++v) part_store(gates + v * hidden, act[v], cols);
+    }
+}
+
+// The gate gradients of one LSTM step, row `row`, `count` units from `unit`, from the
+// gradients dh, dc reaching its new state (recurrent_kernels.py's backward body): written
+// into dgates; the part of dc that reaches the previous c directly goes to dc.
+static inline void lstm_gate_gradients(const Job& j, std::intptr_t row, std::intptr_t unit,
+                                       std::intptr_t count, vec dh, vec dc) {
+    const T* gates = j.acts + row * j.ldacts + unit;
+    const std::intptr_t hidden = j.hidden, at = row * j.ldstate + unit;
+    vec in_gate = part_load(gates, count), forget = part_load(gates + hidden, count);
+    vec cell = part_load(gates + 2 * hidden, count);
+    vec out_gate = part_load(gates + 3 * hidden, count);
+    vec tc = tanh_vec(part_load(j.c_new + at, count));
+    vec dct = dc + dh * out_gate * (1 - tc * tc);
+    T* out = j.dgates + row * j.ldacts + unit;
+    part_store(out, dct * cell * in_gate * (1 - in_gate), count);
+    part_store(out + hidden, dct * part_load(j.c_prev + at, count) * forget * (1 - forget), count);
+    part_store(out + 2 * hidden, dct * in_gate * (1 - cell * cell), count);
+    part_store(out + 3 * hidden, dh * tc * out_gate * (1 - out_gate), count);
+    part_store(j.dc + at, dct * forget, count);
+}
+
+// R rows of a BPTT step on one panel of PANEL hidden units: dh of the previous state =
+// dgates @ W_hh plus what reaches that state from outside (gh, gc); then, if there is a
+// step before (acts set), its gate gradients on the same units.
+template <int R>
+static void lstm_back_block(const Job& j, std::intptr_t m, std::intptr_t p) {
+    vec sums[R][2];
+    dot<R, 2>(j.a + m * j.lda, j.lda, j.packed + p * j.depth * PANEL, j.depth, sums);
+    for (int r = 0; r < R; ++r)
+        for (int v = 0; v < 2; ++v) {
+            std::intptr_t unit = p * PANEL + v * LANES, count = j.hidden - unit;
+            if (count <= 0) break;
+            if (count > LANES) count = LANES;
+            std::intptr_t at = (m + r) * j.ldstate + unit;
+            vec dh = sums[r][v] + part_load(j.gh + at, count);
+            vec dc = part_load(j.dc + at, count) + part_load(j.gc + at, count);
+            part_store(j.dh + at, dh, count);
+            if (j.acts) lstm_gate_gradients(j, m + r, unit, count, dh, dc);
+            else part_store(j.dc + at, dc, count);
+        }
+}
+
+static void lstm_back_panel(const Job& j, std::intptr_t p) {
+    if (j.mode == LSTM_BACK_START) {  // the last step: gradients from outside only
+        for (std::intptr_t row = 0; row < j.rows; ++row)
+            for (std::intptr_t unit = p * PANEL; unit < (p + 1) * PANEL && unit < j.hidden;
+                 unit += LANES) {
+                std::intptr_t count = j.hidden - unit < LANES ? j.hidden - unit : LANES;
+                std::intptr_t at = row * j.ldstate + unit;
+                lstm_gate_gradients(j, row, unit, count, part_load(j.gh + at, count),
+                                    part_load(j.gc + at, count));
+            }
+        return;
+    }
+    std::intptr_t m = 0;
+    for (; m + ROWS <= j.rows; m += ROWS) lstm_back_block<ROWS>(j, m, p);
+    switch (j.rows - m) {  // the last rows: fewer than ROWS
+        case 7: lstm_back_block<7>(j, m, p); break;
+        case 6: lstm_back_block<6>(j, m, p); break;
+        case 5: lstm_back_block<5>(j, m, p); break;
+        case 4: lstm_back_block<4>(j, m, p); break;
+        case 3: lstm_back_block<3>(j, m, p); break;
+        case 2: lstm_back_block<2>(j, m, p); break;
+        case 1: lstm_back_block<1>(j, m, p); break;
+    }
+}
+
+static void lstm_panel(const Job& j, std::intptr_t p) {
+    std::intptr_t m = 0;
+    for (; m + GATE_ROWS <= j.rows; m += GATE_ROWS) lstm_block<GATE_ROWS>(j, m, p);
+    switch (j.rows - m) {  // the last rows: fewer than GATE_ROWS
+        case 5: lstm_block<5>(j, m, p); break;
+        case 4: lstm_block<4>(j, m, p); break;
+        case 3: lstm_block<3>(j, m, p); break;
+        case 2: lstm_block<2>(j, m, p); break;
+        case 1: lstm_block<1>(j, m, p); break;
+    }
+}
+
+// One panel of the product: every row of a against panel p (an LSTM step's: gate panel p).
 static void panel_product(const Job& j, std::intptr_t p) {
     const T* panel = j.packed + p * j.depth * PANEL;
     std::intptr_t cols = j.width - p * PANEL < PANEL ? j.width - p * PANEL : PANEL, m = 0;
@@ -92,6 +314,76 @@ static void panel_product(const Job& j, std::intptr_t p) {
         case 3: block<3>(at, j.lda, panel, j.depth, ct, j.ldc, cols); break;
         case 2: block<2>(at, j.lda, panel, j.depth, ct, j.ldc, cols); break;
         case 1: block<1>(at, j.lda, panel, j.depth, ct, j.ldc, cols); break;
+    }
+}
+
+// Rows [first, last) of group g of `rows`, with `groups` groups.
+static inline void rows_of(std::intptr_t g, std::intptr_t groups, std::intptr_t rows,
+                           std::intptr_t& first, std::intptr_t& last) {
+    first = g * rows / groups;
+    last = (g + 1) * rows / groups;
+}
+
+// An LSTM layer's forward, every step, for one group of batch rows.
+static void lstm_forward_rows(const Job& whole, std::intptr_t group) {
+    std::intptr_t first, last, batch = whole.rows, hs = whole.ldstate;
+    rows_of(group, whole.groups, batch, first, last);
+    Job j = whole;
+    j.mode = LSTM_STEP;
+    j.rows = last - first;
+    std::intptr_t panels = (j.hidden + LANES - 1) / LANES;
+    for (std::intptr_t s = 0; s < j.steps; ++s) {
+        std::intptr_t t = j.reverse ? j.steps - 1 - s : s, prev = t + j.reverse;
+        std::intptr_t next = t + !j.reverse;
+        j.a = whole.h + (prev * batch + first) * hs;
+        j.c_prev = whole.cells + (prev * batch + first) * hs;
+        j.c_new = whole.cells + (next * batch + first) * hs;
+        j.h_new = whole.h + (next * batch + first) * hs;
+        j.acts = whole.gates + (t * batch + first) * j.ldacts;
+        for (std::intptr_t p = 0; p < panels; ++p) lstm_panel(j, p);
+    }
+}
+
+// An LSTM layer's BPTT, every step, for one group of batch rows.
+static void lstm_backward_rows(const Job& whole, std::intptr_t group) {
+    std::intptr_t first, last, batch = whole.rows, hs = whole.ldstate, xs = whole.ldacts;
+    rows_of(group, whole.groups, batch, first, last);
+    Job j = whole;
+    j.rows = last - first;
+    j.dh = whole.dh + first * hs;
+    j.dc = whole.dc + first * hs;
+    std::intptr_t panels = (j.hidden + PANEL - 1) / PANEL, steps = j.steps, r = j.reverse;
+    auto at = [&](const T* base, std::intptr_t slot) { return base + (slot * batch + first) * hs; };
+    std::intptr_t t = r ? 0 : steps - 1;  // BPTT's first step: from outside only
+    j.mode = LSTM_BACK_START;
+    j.acts = whole.gates + (t * batch + first) * xs;
+    j.dgates = whole.gate_grads + (t * batch + first) * xs;
+    j.c_prev = at(whole.cells, t + r);
+    j.c_new = (T*)at(whole.cells, t + 1 - r);
+    j.gh = at(whole.grad_h, t + 1 - r);
+    j.gc = at(whole.grad_c, t + 1 - r);
+    for (std::intptr_t p = 0; p < panels; ++p) lstm_back_panel(j, p);
+    j.mode = LSTM_BACK;
+    for (std::intptr_t s = 0; s < steps; ++s, t += r ? 1 : -1) {
+        std::intptr_t before = r ? t + 1 : t - 1;  // the step BPTT takes next, if any
+        bool more = s + 1 < steps;
+        j.a = whole.gate_grads + (t * batch + first) * xs;
+        j.gh = at(whole.grad_h, t + r);
+        j.gc = at(whole.grad_c, t + r);
+        j.acts = more ? whole.gates + (before * batch + first) * xs : nullptr;
+        j.dgates = more ? whole.gate_grads + (before * batch + first) * xs : nullptr;
+        j.c_prev = more ? at(whole.cells, before + r) : nullptr;
+        j.c_new = more ? (T*)at(whole.cells, before + 1 - r) : nullptr;
+        for (std::intptr_t p = 0; p < panels; ++p) lstm_back_panel(j, p);
+    }
+}
+
+static void run(const Job& j, std::intptr_t unit) {
+    switch (j.mode) {
+        case PRODUCT: panel_product(j, unit); break;
+        case LSTM_FORWARD: lstm_forward_rows(j, unit); break;
+        case LSTM_BACKWARD: lstm_backward_rows(j, unit); break;
+        default: break;  // steps: run inside the two above
     }
 }
 
@@ -140,7 +432,7 @@ static void helper(int index) {
     for (std::uint32_t spins = 0;; ++spins) {
         std::intptr_t panel;
         if (index < allowed.load(std::memory_order_acquire) && claim(false, panel)) {
-            panel_product(job, panel);
+            run(job, panel);
             helped.fetch_add(1, std::memory_order_release);
             idle = std::chrono::steady_clock::now();
             continue;
@@ -164,14 +456,14 @@ static void forget_helpers() {  // a forked child has none of its parent's threa
     wake = new std::condition_variable;
 }
 
-static void product(const Job& given, int threads) {  // threads: the caller's and helpers
-    std::intptr_t panels = (given.width + PANEL - 1) / PANEL;
+// Runs a job's `units` (panels or row groups) on up to `threads` threads: shared with the
+// helpers if `worth` it and they are free, else all here.
+static void share(const Job& given, std::intptr_t units, bool worth, int threads) {
     bool shared = false;
-    if (threads > 1 && given.rows * given.depth * panels * PANEL >= SHARED_WORK &&
-        panels <= (std::intptr_t)FIELD)
+    if (threads > 1 && worth && units > 1 && units <= (std::intptr_t)FIELD)
         shared = !busy.exchange(true);
     if (!shared) {
-        for (std::intptr_t p = 0; p < panels; ++p) panel_product(given, p);
+        for (std::intptr_t u = 0; u < units; ++u) run(given, u);
         return;
     }
     if (!forks_handled) forks_handled = pthread_atfork(nullptr, nullptr, forget_helpers) == 0;
@@ -184,49 +476,68 @@ static void product(const Job& given, int threads) {  // threads: the caller's a
     helped.store(0, std::memory_order_relaxed);
     allowed.store(threads - 1, std::memory_order_relaxed);
     std::uint64_t number = (claims.load() >> 40) + 1;
-    claims.store((number << 40) | (std::uint64_t)panels);  // publishes job
+    claims.store((number << 40) | (std::uint64_t)units);  // publishes job
     if (sleepers.load()) {
         std::lock_guard<std::mutex> hold(*sleep_lock);
         wake->notify_all();
     }
-    std::intptr_t panel, mine = 0;
-    while (claim(true, panel)) {
-        panel_product(job, panel);
+    std::intptr_t unit, mine = 0;
+    while (claim(true, unit)) {
+        run(job, unit);
         ++mine;
     }
-    while (helped.load(std::memory_order_acquire) != panels - mine) relax();
+    while (helped.load(std::memory_order_acquire) != units - mine) relax();
     busy.store(false, std::memory_order_release);
+}
+
+static void product(const Job& given, int threads) {  // threads: the caller's and helpers
+    share(given, (given.width + PANEL - 1) / PANEL,
+          given.rows * given.depth * given.width >= SHARED_WORK, threads);
+}
+
+// An LSTM loop's groups of rows: one per thread, of at least MIN_ROWS rows.
+static const std::intptr_t MIN_ROWS = 4;
+static void sequence(Job& whole, int threads) {
+    whole.groups = whole.rows / MIN_ROWS < threads ? whole.rows / MIN_ROWS : threads;
+    if (whole.groups < 1) whole.groups = 1;
+    share(whole, whole.groups, whole.steps * whole.rows * whole.depth * whole.width >= SHARED_WORK,
+          threads);
 }
 }  // namespace
 
-extern "C" long minigrad_panel_width() { return minigrad_kernel::PANEL; }
+extern "C" long minigrad_panel_width(int gates) {
+    return gates ? minigrad_kernel::GATE_PANEL : minigrad_kernel::PANEL;
+}
 
-// w (rows, cols) into panels of B = w (transpose 0) or w^T (1), each K x PANEL with
-// zeros past B's last column. Returns the refused argument, 1 or 2, else 0.
+// w (rows, cols) into panels of B = w (transpose 0) or w^T (1), each K x width with zeros
+// past B's last column. Plain panels hold PANEL columns of B in order; gate panels
+// (gates 4: B's columns are the four gates of `hidden` units each, as an LSTM's W_hh^T)
+// hold LANES units' columns of every gate. Returns the refused argument, 1 or 2, else 0.
 extern "C" int minigrad_pack_panels(const void* ndarray, const char* w, const char* packed,
-                                    int transpose) {
+                                    int transpose, int gates) {
     using namespace minigrad_kernel;
     char *wd, *pd;
     std::intptr_t ws, ps, wshape[3] = {-1, 0, 0}, pshape[3] = {-1, 0, 0};
     if (!view(ndarray, w, false, wd, ws, wshape) || wshape[0] != 2) return 1;
     std::intptr_t depth = transpose ? wshape[2] : wshape[1];
     std::intptr_t width = transpose ? wshape[1] : wshape[2];
-    std::intptr_t panels = (width + PANEL - 1) / PANEL;
+    if (gates && width %% gates) return 1;
+    std::intptr_t hidden = gates ? width / gates : width, step = gates ? LANES : PANEL;
+    std::intptr_t panel_width = gates ? GATE_PANEL : PANEL, panels = (hidden + step - 1) / step;
     if (!view(ndarray, packed, true, pd, ps, pshape) || pshape[0] != 1 ||
-        pshape[2] != panels * depth * PANEL) return 2;
+        pshape[2] != panels * depth * panel_width) return 2;
     const T* src = (const T*)wd;
     T* dst = (T*)pd;
-    std::memset(dst, 0, sizeof(T) * panels * depth * PANEL);
+    std::memset(dst, 0, sizeof(T) * panels * depth * panel_width);
     for (std::intptr_t p = 0; p < panels; ++p) {
-        T* panel = dst + p * depth * PANEL;
-        std::intptr_t cols = width - p * PANEL < PANEL ? width - p * PANEL : PANEL;
-        if (transpose)  // B[k, n] = w[n, k]: read along w's rows
-            for (std::intptr_t j = 0; j < cols; ++j)
-                for (std::intptr_t k = 0; k < depth; ++k)
-                    panel[k * PANEL + j] = src[(p * PANEL + j) * ws + k];
-        else
-            for (std::intptr_t k = 0; k < depth; ++k)
-                std::memcpy(panel + k * PANEL, src + k * ws + p * PANEL, cols * sizeof(T));
+        T* panel = dst + p * depth * panel_width;
+        for (std::intptr_t j = 0; j < panel_width; ++j) {
+            std::intptr_t unit = p * step + (gates ? j %% LANES : j);  // B's column n:
+            std::intptr_t n = (gates ? j / LANES * hidden : 0) + unit;
+            if (unit >= hidden) continue;
+            for (std::intptr_t k = 0; k < depth; ++k)  // B[k, n]
+                panel[k * panel_width + j] = transpose ? src[n * ws + k] : src[k * ws + n];
+        }
     }
     return 0;
 }
@@ -244,16 +555,100 @@ extern "C" int minigrad_packed_matmul(const void* ndarray, const char* a, const 
     if (!view(ndarray, packed, false, pd, ps, pshape)) return 2;
     if (!view(ndarray, out, true, od, os, oshape) || oshape[0] != 2 || oshape[1] != ashape[1]
         || oshape[2] != width) return 3;
-    product(Job{(const T*)ad, ashape[1], as, (const T*)pd, depth, width, (T*)od, os}, threads);
+    product(Job{PRODUCT, (const T*)ad, ashape[1], as, (const T*)pd, depth, width, (T*)od, os},
+            threads);
+    return 0;
+}
+
+// An LSTM layer's time loop: per step, h @ W_hh^T (W_hh^T packed in gate panels) and the
+// gate arithmetic, shared with the helper threads panel by panel. acts (T * B, 4H) holds
+// the input projection without bias and leaves with the activated gates; h and c
+// ((T + 1) * B, H) hold the initial state in slot 0 (slot T in reverse) and get the rest.
+// Returns the refused argument, 1 to 5.
+extern "C" int minigrad_lstm_forward(const void* ndarray, const char* acts, const char* packed,
+                                     const char* bias, const char* h, const char* c,
+                                     long steps, long batch, int reverse, int threads) {
+    using namespace minigrad_kernel;
+    char *xd, *pd, *bd, *hd, *cd;
+    std::intptr_t xs, ps, bs, hs, cs, xshape[3] = {-1, 0, 0}, pshape[3] = {-1, 0, 0},
+        bshape[3] = {-1, 0, 0}, hshape[3] = {-1, 0, 0}, cshape[3] = {-1, 0, 0};
+    if (!view(ndarray, acts, true, xd, xs, xshape) || xshape[0] != 2 ||
+        xshape[1] != steps * batch || xshape[2] %% GATES) return 1;
+    std::intptr_t hidden = xshape[2] / GATES, panels = (hidden + LANES - 1) / LANES;
+    if (!view(ndarray, packed, false, pd, ps, pshape) || pshape[0] != 1 ||
+        pshape[2] != panels * hidden * GATE_PANEL) return 2;
+    if (!view(ndarray, bias, false, bd, bs, bshape) || bshape[0] != 1 ||
+        bshape[2] != xshape[2]) return 3;
+    if (!view(ndarray, h, true, hd, hs, hshape) || hshape[0] != 2 ||
+        hshape[1] != (steps + 1) * batch || hshape[2] != hidden) return 4;
+    if (!view(ndarray, c, true, cd, cs, cshape) || cshape[0] != 2 ||
+        cshape[1] != (steps + 1) * batch || cshape[2] != hidden || cs != hs) return 5;
+    Job job{LSTM_FORWARD, nullptr, batch, hs, (const T*)pd, hidden, xshape[2], nullptr, 0,
+            hidden, xs, hs, nullptr, (const T*)bd};
+    job.h = (T*)hd;
+    job.cells = (T*)cd;
+    job.gates = (T*)xd;
+    job.steps = steps;
+    job.reverse = reverse != 0;
+    sequence(job, threads);
+    return 0;
+}
+
+// An LSTM layer's BPTT loop, all steps: per step the gate gradients and dgates @ W_hh (W_hh
+// packed in plain panels), the first as the second's epilogue on the same units, shared
+// with the helper threads panel by panel. acts (T * B, 4H): the activated gates; c
+// ((T + 1) * B, H): the cell states; gh, gc (likewise): the gradients reaching each state
+// from outside. Writes the gate gradients into dgates (T * B, 4H) and those of the
+// initial states into dh, dc (B, H). Returns the refused argument, 1 to 8.
+extern "C" int minigrad_lstm_backward(const void* ndarray, const char* acts, const char* c,
+                                      const char* gh, const char* gc, const char* packed,
+                                      const char* dgates, const char* dh, const char* dc,
+                                      long steps, long batch, int reverse, int threads) {
+    using namespace minigrad_kernel;
+    const char* given[8] = {acts, c, gh, gc, packed, dgates, dh, dc};
+    char* data[8];
+    std::intptr_t stride[8], shapes[8][3];
+    for (int k = 0; k < 8; ++k) {
+        shapes[k][0] = -1;
+        if (!view(ndarray, given[k], k >= 5, data[k], stride[k], shapes[k])) return k + 1;
+    }
+    std::intptr_t width = shapes[0][2], hidden = width / GATES;
+    std::intptr_t panels = (hidden + PANEL - 1) / PANEL;
+    if (shapes[0][0] != 2 || shapes[0][1] != steps * batch || width %% GATES) return 1;
+    for (int k = 1; k < 4; ++k)  // c, gh, gc: (T + 1) * B rows of H, one stride
+        if (shapes[k][0] != 2 || shapes[k][1] != (steps + 1) * batch || shapes[k][2] != hidden ||
+            stride[k] != stride[1]) return k + 1;
+    if (shapes[4][0] != 1 || shapes[4][2] != panels * width * PANEL) return 5;
+    if (shapes[5][0] != 2 || shapes[5][1] != steps * batch || shapes[5][2] != width ||
+        stride[5] != stride[0]) return 6;
+    for (int k = 6; k < 8; ++k)
+        if (shapes[k][0] != 2 || shapes[k][1] != batch || shapes[k][2] != hidden ||
+            stride[k] != stride[1]) return k + 1;
+    if (steps == 0) return 0;
+    Job job{LSTM_BACKWARD, nullptr, batch, stride[0], (const T*)data[4], width, hidden, nullptr,
+            0, hidden, stride[0], stride[1]};
+    job.cells = (T*)data[1];
+    job.grad_h = (const T*)data[2];
+    job.grad_c = (const T*)data[3];
+    job.gates = (T*)data[0];
+    job.gate_grads = (T*)data[5];
+    job.dh = (T*)data[6];
+    job.dc = (T*)data[7];
+    job.steps = steps;
+    job.reverse = reverse != 0;
+    sequence(job, threads);
     return 0;
 }
 """
 
 
 class _Functions(NamedTuple):
-    panel: int          # columns per panel
+    panel: int          # columns per plain panel
+    gate_panel: int     # columns per gate panel
     pack: Any
     matmul: Any
+    lstm_forward: Any
+    lstm_backward: Any
 
 
 @functools.cache
@@ -263,14 +658,35 @@ def _functions(dtype: numpy.dtype) -> _Functions:
         raise RuntimeError("packed_matmul: this NumPy lays out arrays in a way CPU kernels "
                            "do not know (see compiled_kernel.available())")
     source = SOURCE % dict(T=compiled_kernel._TYPES[dtype], HEAD=layout.head,
-                           TYPE_NUM=layout.type_nums[dtype], VIEW=compiled_kernel.VIEW)
-    width, pack, matmul = (compiled_kernel._build(source, name) for name in (
-        "minigrad_panel_width", "minigrad_pack_panels", "minigrad_packed_matmul"))
-    width.restype = ctypes.c_long
-    pack.argtypes = (ctypes.c_void_p,) * 3 + (ctypes.c_int,)
+                           TYPE_NUM=layout.type_nums[dtype], VIEW=compiled_kernel.VIEW,
+                           PRELUDE=compiled_kernel.PRELUDE)
+    library = compiled_kernel._library(source, "minigrad_packed_matmul")  # one helper pool
+    width, pack, matmul, lstm, back = (getattr(library, f"minigrad_{name}") for name in (
+        "panel_width", "pack_panels", "packed_matmul", "lstm_forward", "lstm_backward"))
+    width.argtypes, width.restype = (ctypes.c_int,), ctypes.c_long
+    pack.argtypes = (ctypes.c_void_p,) * 3 + (ctypes.c_int,) * 2
     matmul.argtypes = (ctypes.c_void_p,) * 4 + (ctypes.c_long,) * 2 + (ctypes.c_int,)
-    pack.restype = matmul.restype = ctypes.c_int
-    return _Functions(width(), pack, matmul)
+    lstm.argtypes = (ctypes.c_void_p,) * 6 + (ctypes.c_long,) * 2 + (ctypes.c_int,) * 2
+    back.argtypes = (ctypes.c_void_p,) * 9 + (ctypes.c_long,) * 2 + (ctypes.c_int,) * 2
+    pack.restype = matmul.restype = lstm.restype = back.restype = ctypes.c_int
+    return _Functions(width(0), width(4), pack, matmul, lstm, back)
+
+
+def _pack(functions: _Functions, w: numpy.ndarray, transpose: bool, gates: int) -> numpy.ndarray:
+    """``w`` (``transpose``: ``w.T``) in plain panels, or in gate panels (``gates``: 4)."""
+    depth, width = w.shape[::-1] if transpose else w.shape
+    panel = functions.gate_panel if gates else functions.panel
+    units = width // gates if gates else width
+    per_panel = panel // gates if gates else panel
+    packed = numpy.empty(-(-units // per_panel) * panel * depth, w.dtype)
+    if w.size == 0:  # zero rows or columns: all panels are padding
+        packed.fill(0)
+        return packed
+    source = w if w.shape[-1] <= 1 or w.strides[-1] == w.itemsize else w.copy()
+    refused = functions.pack(_NDARRAY, id(source), id(packed), int(transpose), gates)
+    if refused:
+        raise RuntimeError(f"packed_matmul: the compiled packing refused argument {refused}")
+    return packed
 
 
 def available(dtype: Any) -> bool:
@@ -297,16 +713,7 @@ class PackedMatrix:
         self.dtype = w.dtype
         self._functions = _functions(w.dtype)
         self.shape = w.shape[::-1] if transpose else w.shape  # (K, N)
-        depth, width = self.shape
-        panel = self._functions.panel
-        self._packed = numpy.empty(-(-width // panel) * panel * depth, w.dtype)
-        if w.size == 0:  # zero rows or columns: all panels are padding
-            self._packed.fill(0)
-            return
-        source = w if w.shape[-1] <= 1 or w.strides[-1] == w.itemsize else w.copy()
-        refused = self._functions.pack(_NDARRAY, id(source), id(self._packed), int(transpose))
-        if refused:
-            raise RuntimeError(f"PackedMatrix: the compiled code refused argument {refused}")
+        self._packed = _pack(self._functions, w, transpose, gates=0)
 
     def __call__(self, a: numpy.ndarray, out: numpy.ndarray) -> numpy.ndarray:
         depth, width = self.shape
@@ -339,6 +746,74 @@ class PackedMatrix:
         if refused:
             raise RuntimeError(f"PackedMatrix: the compiled code refused argument {refused} "
                                f"after conforming it")
+
+
+def lstm_forward(acts: numpy.ndarray, w_hh: numpy.ndarray, bias: numpy.ndarray,
+                 states: numpy.ndarray, reverse: bool = False) -> None:
+    """An LSTM layer's whole time loop in one compiled call (minigrad/ops/sequence.py's
+    layout): per step ``h @ W_hh^T`` with the gate arithmetic as its epilogue, no Python
+    between steps, and the batch's rows shared out among the threads. ``acts`` (T, B, 4H)
+    is the input projection without bias, turned into the activated gates; ``bias`` (4H,)
+    is b_ih + b_hh; ``states`` (2, T + 1, B, H) holds the initial (h, c) in slot 0 (slot
+    T with ``reverse``) and receives the others."""
+    steps, batch, hidden = _lstm_arrays("lstm_forward", acts, w_hh, states, bias=bias)
+    functions = _functions(acts.dtype)
+    flat, h, c = _rows(acts), _rows(states[0]), _rows(states[1])
+    packed = _pack(functions, w_hh, transpose=True, gates=4)
+    refused = functions.lstm_forward(_NDARRAY, id(flat), id(packed), id(bias), id(h), id(c),
+                                     steps, batch, int(reverse), threads.kernel_threads())
+    if refused:
+        raise RuntimeError(f"lstm_forward: the compiled code refused argument {refused}")
+
+
+def lstm_backward(grads: numpy.ndarray, acts: numpy.ndarray, states: numpy.ndarray,
+                  w_hh: numpy.ndarray, reverse: bool = False) -> tuple:
+    """The BPTT loop of :func:`lstm_forward`'s layer in one compiled call: per step the
+    gate gradients and ``dgates @ W_hh``, the first as the second's epilogue. ``grads``
+    (2, T + 1, B, H) reaches the states from outside, ``acts`` holds the activated gates.
+    Returns (dgates (T, B, 4H), dh0, dc0)."""
+    steps, batch, hidden = _lstm_arrays("lstm_backward", acts, w_hh, states, grads=grads)
+    functions = _functions(acts.dtype)
+    dgates = numpy.empty_like(acts)
+    dh, dc = numpy.empty((batch, hidden), acts.dtype), numpy.empty((batch, hidden), acts.dtype)
+    flat = [_rows(a) for a in (acts, states[1], numpy.ascontiguousarray(grads[0]),
+                               numpy.ascontiguousarray(grads[1]), dgates)]
+    packed = _pack(functions, w_hh, transpose=False, gates=0)
+    refused = functions.lstm_backward(
+        _NDARRAY, *map(id, flat[:4]), id(packed), id(flat[4]), id(dh), id(dc), steps, batch,
+        int(reverse), threads.kernel_threads())
+    if refused:
+        raise RuntimeError(f"lstm_backward: the compiled code refused argument {refused}")
+    return dgates, dh, dc
+
+
+def _lstm_arrays(name: str, acts: Any, w_hh: Any, states: Any, **others: Any) -> tuple:
+    """(steps, batch, hidden), once every array has its shape, the dtype of ``acts`` and
+    contiguous rows; else an error that names the first that has not."""
+    if not (isinstance(acts, numpy.ndarray) and acts.ndim == 3 and acts.shape[2] % 4 == 0
+            and acts.dtype.char in "fd" and acts.flags.c_contiguous):
+        raise ValueError(f"{name}: acts must be a contiguous float32 or float64 array of "
+                         f"shape (steps, batch, 4 * hidden), got {_describe(acts)}")
+    steps, batch, width = acts.shape
+    hidden = width // 4
+    shapes = dict(w_hh=(width, hidden), states=(2, steps + 1, batch, hidden),
+                  bias=(width,), grads=(2, steps + 1, batch, hidden))
+    for what, a in dict(w_hh=w_hh, states=states, **others).items():
+        if not (isinstance(a, numpy.ndarray) and a.shape == shapes[what]
+                and a.dtype == acts.dtype):
+            raise ValueError(f"{name}: {what} must be a {acts.dtype} array of shape "
+                             f"{shapes[what]} for acts of shape {acts.shape}, got "
+                             f"{_describe(a)}")
+    if not states.flags.c_contiguous:
+        raise ValueError(f"{name}: states must be contiguous, got {_describe(states)}")
+    return steps, batch, hidden
+
+
+def _rows(a: numpy.ndarray) -> numpy.ndarray:
+    """``a`` seen as 2-D, (everything else, last axis): a view, never a copy."""
+    flat = a.view()
+    flat.shape = (-1, a.shape[-1])
+    return flat
 
 
 def _describe(a: Any) -> str:

@@ -5,11 +5,12 @@ backward walks them one by one. Here the forward projects the whole input with
 one GEMM, then per step does one ``h @ W_hh^T`` into a preallocated buffer and
 the gate arithmetic in place: one fused kernel where the backend has one
 (backends/recurrent_kernels.py: on a GPU, and on the CPU where a C++ compiler works),
-else NumPy's ufuncs.
-The joint gradient rule runs BPTT in one reverse loop (per step: the elementwise gate
-derivatives and one ``dgates @ W_hh``) and then gets ``dW_ih``, ``dW_hh``, ``dx`` and the biases with one GEMM or sum each
-over all T steps. Gate order and biases are PyTorch's (design.md "Recurrent
-layers").
+else NumPy's ufuncs. The joint gradient rule runs BPTT in one reverse loop (per step:
+the elementwise gate derivatives and one ``dgates @ W_hh``) and then gets ``dW_ih``,
+``dW_hh``, ``dx`` and the biases with one GEMM or sum each over all T steps. Where the
+backend runs a kind's whole loop in one call (``sequence_forward``/``sequence_backward``:
+the LSTM on the CPU, backends/packed_matmul.py), the loops above are that call. Gate
+order and biases are PyTorch's (design.md "Recurrent layers").
 
 Layout: the output holds every state, (S, T+1, B, H) with S = 2 (h, c) for the
 LSTM and 1 otherwise; slot 0 (slot T when running in reverse) is the initial
@@ -296,12 +297,19 @@ def _forward(kind: _Kind, xp: Any, x: Any, w_ih: Any, w_hh: Any, b_ih: Any, b_hh
     r = int(reverse)  # step t goes from state slot t + r to slot t + 1 - r
     acts = xp.reshape(xp.matmul(xp.reshape(x, (steps * batch, width)), w_ih.T),
                       (steps, batch, w_ih.shape[0]))
-    if b_ih is not None:
-        acts += b_ih + b_hh if kind.fold_bias else b_ih
-    step_bias = None if kind.fold_bias else b_hh
     states = xp.empty((kind.states, steps + 1, batch, hidden), dtype=acts.dtype)
     for k, state in enumerate(initial):
         states[k, steps * r] = state
+    whole = xp.sequence_forward(kind.name, w_hh) if mask is None and acts.size else None
+    if whole is not None:  # the loop in one call; the bias joins each step's product
+        tick()
+        bias = b_ih + b_hh if b_ih is not None else xp.zeros(w_hh.shape[0], dtype=acts.dtype)
+        whole(acts, w_hh, bias, states, reverse)
+        reserve.arrays = (acts, None)
+        return states
+    if b_ih is not None:
+        acts += b_ih + b_hh if kind.fold_bias else b_ih
+    step_bias = None if kind.fold_bias else b_hh
     side = xp.empty((steps, batch, hidden), dtype=acts.dtype) if kind.keeps_side else None
     hw = xp.empty((batch, w_hh.shape[0]), dtype=acts.dtype)
     recur = xp.step_matmul(w_hh, transpose=True)  # h @ W_hh^T, W_hh prepared once
@@ -328,6 +336,11 @@ def _bptt_in_place(kind: _Kind, xp: Any, g: Any, out: Any, w_hh: Any, mask: Any,
     """The reverse loop on arrays: (dgates input side, W_hh side, initial states' grads)."""
     steps, batch = out.shape[1] - 1, out.shape[2]
     acts, side = reserve.arrays
+    whole = xp.sequence_backward(kind.name, w_hh) if mask is None else None
+    if whole is not None:  # the loop in one call
+        tick()
+        dgx, *initial = whole(g, acts, out, w_hh, reverse=bool(r))
+        return dgx, dgx, tuple(initial)
     dgx = xp.empty((steps, batch, w_hh.shape[0]), dtype=out.dtype)
     # the W_hh side differs from the input side only in the GRU (r scales W_hn h + b_hn)
     dgh = dgx if kind.fold_bias else xp.empty(dgx.shape, dtype=out.dtype)
