@@ -529,15 +529,23 @@ extern "C" int minigrad_pack_panels(const void* ndarray, const char* w, const ch
     const T* src = (const T*)wd;
     T* dst = (T*)pd;
     std::memset(dst, 0, sizeof(T) * panels * depth * panel_width);
+    std::intptr_t columns[GATE_PANEL];  // of B, in panel p; -1: padding
     for (std::intptr_t p = 0; p < panels; ++p) {
         T* panel = dst + p * depth * panel_width;
         for (std::intptr_t j = 0; j < panel_width; ++j) {
-            std::intptr_t unit = p * step + (gates ? j %% LANES : j);  // B's column n:
-            std::intptr_t n = (gates ? j / LANES * hidden : 0) + unit;
-            if (unit >= hidden) continue;
-            for (std::intptr_t k = 0; k < depth; ++k)  // B[k, n]
-                panel[k * panel_width + j] = transpose ? src[n * ws + k] : src[k * ws + n];
+            std::intptr_t unit = p * step + (gates ? j %% LANES : j);
+            columns[j] = unit < hidden ? (gates ? j / LANES * hidden : 0) + unit : -1;
         }
+        // B[k, n], written in order; read across at most GATE_PANEL rows of w at a time
+        std::intptr_t along = transpose ? 1 : ws, across = transpose ? ws : 1;
+        bool rows = !transpose && !gates && columns[panel_width - 1] >= 0;  // whole rows of w
+        for (std::intptr_t k = 0; k < depth; ++k)
+            if (rows) std::memcpy(panel + k * panel_width, src + k * ws + columns[0],
+                                  panel_width * sizeof(T));
+            else
+                for (std::intptr_t j = 0; j < panel_width; ++j)
+                    if (columns[j] >= 0)
+                        panel[k * panel_width + j] = src[k * along + columns[j] * across];
     }
     return 0;
 }
