@@ -15,7 +15,7 @@ import numpy
 
 from minigrad.device import backend_device
 
-from . import compiled_kernel, packed_matmul, threads
+from . import compiled_kernel, optimizer_kernels, packed_matmul, threads
 from .recurrent_kernels import build as build_recurrent_kernels
 
 # Functions the engine's forward passes and gradient rules take straight from the
@@ -155,6 +155,12 @@ class ArrayBackend:
         """The BPTT loop of :meth:`sequence_forward`'s layer as one call, or None
         (backends/packed_matmul.py ``lstm_backward``)."""
         return packed_matmul.lstm_backward if kind == "lstm" and self._packs(w_hh) else None
+
+    def adam_step(self, p: Any, g: Any, m: Any, v: Any, vmax: Any, hyper: dict) -> None:
+        """One Adam update of ``p`` and its moments, in place (backends/optimizer_kernels.py):
+        one compiled pass on the CPU where it applies, in-place ufuncs elsewhere."""
+        if not (self.xp is numpy and optimizer_kernels.compiled_adam(p, g, m, v, vmax, hyper)):
+            optimizer_kernels.ufunc_adam(self.xp, p, g, m, v, vmax, hyper)
 
     def _overflow_is_fine(self) -> Any:
         errstate = self._errstate

@@ -27,6 +27,7 @@ from .ops import *  # noqa: F401,F403  (the NumPy-named operations ...)
 from .ops import __all__ as _ops_all
 from .functions import *  # noqa: F401,F403  (... and PyTorch's meanings where names collide)
 from .functions import __all__ as _functions_all
+from .fused_optimizers import _fused_adam_
 from .primitive import REGISTRY as primitives
 from .serialization import *  # noqa: F401,F403  (save / load)
 from .size import Size

@@ -1,5 +1,7 @@
 """Optimizers: step-for-step PyTorch trajectories, parameter groups, freezing, float32,
 state dicts (ours and torch's layout) and argument errors."""
+import inspect
+
 import numpy as np
 import pytest
 
@@ -188,7 +190,9 @@ def test_state_dict_layout_matches_torch_and_loads_torch_state(name):
     w, b = mg_params()
     tw = torch.tensor(W0, requires_grad=True)
     tb = torch.tensor(B0, requires_grad=True)
-    opt = make_mg(name, w, b, options, dict(lr=0.02))
+    flags = dict(foreach=False) if "foreach" in \
+        inspect.signature(getattr(optim, name)).parameters else {}  # as torch's below
+    opt = make_mg(name, w, b, dict(options, **flags), dict(lr=0.02))
     topt = getattr(torch.optim, name)([{"params": [tw]}, {"params": [tb], "lr": 0.02}],
                                       foreach=False, **options)
     for _ in range(3):
