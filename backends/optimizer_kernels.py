@@ -24,6 +24,30 @@ SOURCE = r"""
 typedef %(T)s T;
 static const long HEAD = %(HEAD)d, TYPE_NUM = %(TYPE_NUM)d;
 %(VIEW)s
+
+// The options are selects on values computed either way, so that the loop vectorises.
+template <bool AMSGRAD>
+static void adam(std::intptr_t n, T* __restrict p, const T* __restrict g, T* __restrict m,
+                 T* __restrict v, T* __restrict top, T lr, T beta1, T beta2, T weight_decay,
+                 T eps, T step_size, T bias_correction2_sqrt, bool maximize, bool decoupled) {
+    const T sign = maximize ? -1 : 1, weight = 1 - beta1, rest = 1 - beta2;
+    const T decay = 1 - lr * weight_decay;
+    const bool shrink = decoupled && weight_decay != 0, l2 = !decoupled && weight_decay != 0;
+    const bool near = weight < (T)0.5;  // torch's lerp: from the nearer end
+#pragma omp simd
+    for (std::intptr_t k = 0; k < n; ++k) {
+        T param = p[k], grad = sign * g[k];
+        grad = l2 ? grad + param * weight_decay : grad;
+        param = shrink ? param * decay : param;
+        T diff = grad - m[k];
+        T avg = near ? m[k] + weight * diff : grad - diff * (1 - weight);
+        T sq = v[k] * beta2 + rest * grad * grad;
+        m[k] = avg;
+        v[k] = sq;
+        if (AMSGRAD) { sq = top[k] > sq ? top[k] : sq; top[k] = sq; }
+        p[k] = param - step_size * (avg / (std::sqrt(sq) / bias_correction2_sqrt + eps));
+    }
+}
 }  // namespace
 
 // p, g, m, v and (amsgrad) vmax: one row each, same length. Returns the refused one, 1-5.
@@ -41,29 +65,9 @@ extern "C" int minigrad_adam(const void* ndarray, const char* p, const char* g, 
         if (!view(ndarray, given[k], k != 1, d, stride, shape) || shape[1] != 1) return k + 1;
         data[k] = (T*)d;
     }
-    T *pp = data[0], *mm = data[2], *vv = data[3], *top = data[4];
-    const T* gg = data[1];
-    const T lerp_weight = 1 - beta1, decay = 1 - lr * weight_decay, wd = weight_decay;
-    const T b2 = beta2, rest = 1 - beta2, size = step_size, bc2 = bias_correction2_sqrt;
-    const T epsilon = eps;
-    const std::intptr_t n = shape[2];
-#pragma omp simd
-    for (std::intptr_t k = 0; k < n; ++k) {
-        T grad = maximize ? -gg[k] : gg[k];
-        T param = pp[k];
-        if (wd != 0) {
-            if (decoupled) param = param * decay;
-            else grad = grad + param * wd;
-        }
-        T diff = grad - mm[k];  // torch's lerp: from the nearer end
-        T avg = lerp_weight < (T)0.5 ? mm[k] + lerp_weight * diff
-                                     : grad - diff * (1 - lerp_weight);
-        T sq = vv[k] * b2 + rest * grad * grad;
-        mm[k] = avg;
-        vv[k] = sq;
-        if (amsgrad) { sq = top[k] > sq ? top[k] : sq; top[k] = sq; }
-        pp[k] = param - size * (avg / (std::sqrt(sq) / bc2 + epsilon));
-    }
+    (amsgrad ? adam<true> : adam<false>)(shape[2], data[0], data[1], data[2], data[3], data[4],
+                                          lr, beta1, beta2, weight_decay, eps, step_size,
+                                          bias_correction2_sqrt, maximize, decoupled);
     return 0;
 }
 """

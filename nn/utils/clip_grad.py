@@ -33,8 +33,9 @@ def _vector_norm(x: mg.Tensor, norm_type: float) -> mg.Tensor:
         return (x != 0).astype(x.dtype).sum()
     if norm_type == 1:
         return x.abs().sum()
-    if norm_type == 2:
-        return (x * x).sum().sqrt()
+    if norm_type == 2:  # a dot product: one pass, no temporary
+        flat = x.reshape(-1)
+        return (flat @ flat).sqrt()
     return (x.abs() ** norm_type).sum() ** (1.0 / norm_type)
 
 
