@@ -99,6 +99,15 @@ def test_loops_shared_by_rows_with_helper_threads_equal_a_plain_lstm(
             _check(seed, steps, batch, hidden, dtype, reverse)
 
 
+@pytest.mark.parametrize("reverse", [False, True])
+def test_loops_over_a_weight_too_big_to_split_by_rows_share_each_steps_panels(
+        monkeypatch, reverse):
+    """float64 W_hh of 4 x 190 x 190 (1.1 MiB): each step's panels go to the threads."""
+    monkeypatch.setattr(threads, "kernel_threads", lambda: 2)
+    for _ in range(2):
+        _check(7, 3, 9, 190, np.float64, reverse)
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_activations_at_their_limits_and_nan(dtype):
     """Saturated gates reach 0, 1 and +-1 as NumPy's do; NaN goes through."""
