@@ -15,7 +15,7 @@ import numpy
 
 from minigrad.device import backend_device
 
-from . import compiled_kernel, optimizer_kernels, packed_matmul, threads
+from . import compiled_kernel, optimizer_kernels, packed_matmul, softmax_rows, threads
 from .recurrent_kernels import build as build_recurrent_kernels
 
 # Functions the engine's forward passes and gradient rules take straight from the
@@ -200,6 +200,15 @@ class ArrayBackend:
         if type(e) is not self.ndarray:  # a 0-d input gives a scalar: nothing to reuse
             return xp.exp(e), m
         return xp.exp(e, out=e), m
+
+    def softmax_parts(self, x: Any) -> tuple:
+        """``(exp(x - m), m, sums)`` along the rows of a 2-D ``x``: :meth:`shifted_exp` and
+        its row sums, in one compiled loop on the CPU (backends/softmax_rows.py)."""
+        parts = softmax_rows.softmax_rows(x) if self.xp is numpy else None
+        if parts is None:
+            e, m = self.shifted_exp(x, axis=1)
+            parts = e, m, self.xp.sum(e, axis=1)
+        return parts
 
     def logsumexp(self, x: Any, axis: Any = None, keepdims: bool = False) -> Any:
         xp = self.xp

@@ -411,7 +411,7 @@ static int started = 0;                          // helpers running (touched whe
 static bool forks_handled = false;
 static std::mutex* sleep_lock = new std::mutex;   // never destroyed: helpers outlive exit
 static std::condition_variable* wake = new std::condition_variable;
-static const auto SPIN = std::chrono::microseconds(300);  // then sleep until the next
+static const auto SPIN = std::chrono::microseconds(50);  // then sleep until the next
 // Products smaller than this (multiply-adds) are not shared: waking and waiting cost
 // more than they save (measured: the word LM's 20 x 64 x 256 lost time, 32 x 128 x 512 won).
 static const std::intptr_t SHARED_WORK = 1 << 20;
