@@ -37,6 +37,10 @@ ARRAY_FUNCTIONS = (
 )
 
 
+# From this many indexed rows of at least this width on, ArrayBackend.add_at sums by
+# sorting, not with add.at.
+SORTED_ADD_ROWS, SORTED_ADD_WIDTH = 64, 16
+
 # The largest recurrent weight packed for a step loop when the packed product has fewer
 # threads than the BLAS (ArrayBackend.step_matmul): measured on two cores, an LSTM layer's
 # forward and backward (B 32, T 64), one thread for the packed product against two for
@@ -222,8 +226,31 @@ class ArrayBackend:
         if is_basic_index(index):
             out[index] = values  # a basic index never repeats an element
         else:
-            self.xp.add.at(out, index, values)
+            self.add_at(out, index, values)
         return out
+
+    def add_at(self, out: Any, index: Any, values: Any) -> None:
+        """``out[index] += values`` in place, repeated indices accumulating (``add.at``).
+        One integer array indexing the first axis, as an embedding's backward has, is
+        summed by sorting instead where rows are wide: NumPy's ``add.at`` takes about
+        0.4 µs per row (the main job's 2,048 x 64 into 84 rows: 0.81 ms against 0.23 ms;
+        700 x 64 into 1,000 rows: 0.28 against 0.25 ms; but 100,000 x 3: 3.7 against 4.3)."""
+        xp = self.xp
+        rows = out.shape[0] if out.ndim else 0
+        if not (xp is numpy and type(index) is numpy.ndarray and index.dtype.kind in "iu"
+                and index.size >= SORTED_ADD_ROWS and out.flags.c_contiguous
+                and out.size >= SORTED_ADD_WIDTH * rows
+                and values.shape == index.shape + out.shape[1:]
+                and -rows <= index.min() and index.max() < rows):
+            xp.add.at(out, index, values)  # also the one that names a bad index
+            return
+        flat = index.reshape(-1)
+        flat = numpy.where(flat < 0, flat + rows, flat)
+        order = numpy.argsort(flat, kind="stable")  # each row's terms keep their order
+        keys = flat[order]
+        starts = numpy.flatnonzero(numpy.concatenate(([True], keys[1:] != keys[:-1])))
+        sums = numpy.add.reduceat(values.reshape(flat.size, -1)[order], starts, axis=0)
+        out.reshape(rows, -1)[keys[starts]] += sums
 
     def add_along_axis(self, shape: Sequence[int], indices: Any, values: Any,
                        axis: int) -> Any:

@@ -55,7 +55,7 @@ class GradientSum:
         if self.backend.is_basic_index(index):
             buffer[index] += g
         else:
-            self.backend.xp.add.at(buffer, index, g)
+            self.backend.add_at(buffer, index, g)
 
     def add_outer(self, a: Any, g: Any) -> None:
         """``grad += a.T @ g`` for 2-d ``a`` (rows, K) and ``g`` (rows, N), batched."""

@@ -7,9 +7,11 @@ import sys
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import minigrad as mg
-from minigrad.backends import ArrayBackend
+from minigrad.backends import ArrayBackend, get_backend
 
 
 @pytest.fixture(scope="module")
@@ -171,3 +173,21 @@ def test_transposed_copy_is_a_contiguous_transpose(shape):
     out = mg.backends.get_backend("numpy").transposed_copy(a)
     assert out.flags.c_contiguous and out.dtype == a.dtype
     np.testing.assert_array_equal(out, a.T)
+
+
+@given(rows=st.integers(1, 90), count=st.integers(0, 300), width=st.sampled_from([1, 3, 16, 40]),
+       negative=st.booleans(), seed=st.integers(0, 2**16))
+def test_add_at_accumulates_repeated_rows_as_numpys_add_at(rows, count, width, negative, seed):
+    """The sorted sum (wide rows, many indices) and add.at give the same sums."""
+    r = np.random.default_rng(seed)
+    index = r.integers(-rows if negative else 0, rows, size=(count,)).reshape(-1, 1)
+    values = r.standard_normal(index.shape + (width,))
+    out, expected = np.ones((rows, width)), np.ones((rows, width))
+    get_backend("numpy").add_at(out, index, values)
+    np.add.at(expected, index, values)
+    np.testing.assert_allclose(out, expected, rtol=1e-12, atol=1e-12)
+
+
+def test_add_at_names_a_bad_index_as_add_at_does():
+    with pytest.raises(IndexError):
+        get_backend("numpy").add_at(np.zeros((3, 16)), np.full(70, 3), np.ones((70, 16)))
