@@ -240,6 +240,14 @@ static inline void lstm_gate_gradients(const Job& j, std::intptr_t row, std::int
     part_store(j.dc + at, dct * forget, count);
 }
 
+// The next block of the `left` rows: at most `most`, and as even as the blocks can be (32
+// rows of at most 6: 6, 6, 5, 5, 5, 5, not five 6s and a 2, whose few accumulators leave
+// the multiply-add units waiting on each other).
+static inline std::intptr_t block_rows(std::intptr_t left, std::intptr_t most) {
+    std::intptr_t blocks = (left + most - 1) / most;
+    return (left + blocks - 1) / blocks;
+}
+
 // R rows of a BPTT step on one panel of PANEL hidden units: dh of the previous state =
 // dgates @ W_hh plus what reaches that state from outside (gh, gc); then, if there is a
 // step before (acts set), its gate gradients on the same units.
@@ -273,28 +281,32 @@ static void lstm_back_panel(const Job& j, std::intptr_t p) {
             }
         return;
     }
-    std::intptr_t m = 0;
-    for (; m + ROWS <= j.rows; m += ROWS) lstm_back_block<ROWS>(j, m, p);
-    switch (j.rows - m) {  // the last rows: fewer than ROWS
-        case 7: lstm_back_block<7>(j, m, p); break;
-        case 6: lstm_back_block<6>(j, m, p); break;
-        case 5: lstm_back_block<5>(j, m, p); break;
-        case 4: lstm_back_block<4>(j, m, p); break;
-        case 3: lstm_back_block<3>(j, m, p); break;
-        case 2: lstm_back_block<2>(j, m, p); break;
-        case 1: lstm_back_block<1>(j, m, p); break;
+    for (std::intptr_t m = 0, size; m < j.rows; m += size) {
+        size = block_rows(j.rows - m, ROWS);
+        switch (size) {
+            case 8: lstm_back_block<8>(j, m, p); break;
+            case 7: lstm_back_block<7>(j, m, p); break;
+            case 6: lstm_back_block<6>(j, m, p); break;
+            case 5: lstm_back_block<5>(j, m, p); break;
+            case 4: lstm_back_block<4>(j, m, p); break;
+            case 3: lstm_back_block<3>(j, m, p); break;
+            case 2: lstm_back_block<2>(j, m, p); break;
+            default: lstm_back_block<1>(j, m, p); break;
+        }
     }
 }
 
 static void lstm_panel(const Job& j, std::intptr_t p) {
-    std::intptr_t m = 0;
-    for (; m + GATE_ROWS <= j.rows; m += GATE_ROWS) lstm_block<GATE_ROWS>(j, m, p);
-    switch (j.rows - m) {  // the last rows: fewer than GATE_ROWS
-        case 5: lstm_block<5>(j, m, p); break;
-        case 4: lstm_block<4>(j, m, p); break;
-        case 3: lstm_block<3>(j, m, p); break;
-        case 2: lstm_block<2>(j, m, p); break;
-        case 1: lstm_block<1>(j, m, p); break;
+    for (std::intptr_t m = 0, size; m < j.rows; m += size) {
+        size = block_rows(j.rows - m, GATE_ROWS);
+        switch (size) {
+            case 6: lstm_block<6>(j, m, p); break;
+            case 5: lstm_block<5>(j, m, p); break;
+            case 4: lstm_block<4>(j, m, p); break;
+            case 3: lstm_block<3>(j, m, p); break;
+            case 2: lstm_block<2>(j, m, p); break;
+            default: lstm_block<1>(j, m, p); break;
+        }
     }
 }
 
