@@ -10,10 +10,16 @@ AVX-512 Xeon). Helper threads (as many as the BLAS has: backends/threads.py
 where OpenBLAS's idle threads do not spin on the other cores (minigrad/blas_spin.py).
 ArrayBackend.step_matmul says when a sequence uses it.
 
-The kernel is GCC/Clang vector extensions, not intrinsics, so it builds for any CPU
-(``-march=native`` picks the width), and is compiled and cached by
+An LSTM layer goes further (:func:`lstm_forward`, :func:`lstm_backward`): its whole time
+loop is one call each way, the gate arithmetic done on the product's registers as its
+epilogue, the batch's rows shared out among the threads (ArrayBackend.sequence_forward
+and sequence_backward say when).
+
+The kernel is GCC/Clang vector extensions (and, on x86, the CPU's reciprocal estimate), so
+it builds for any CPU (``-march=native`` picks the width), and is compiled and cached by
 backends/compiled_kernel.py, which also says where it is off (no compiler,
-``MINIGRAD_CPU_KERNELS=0``): then backends use BLAS. float32 and float64.
+``MINIGRAD_CPU_KERNELS=0``): then backends use BLAS and the per-step loops. float32 and
+float64.
 """
 from __future__ import annotations
 
@@ -213,7 +219,8 @@ static void lstm_block(const Job& j, std::intptr_t m, std::intptr_t p) {
         act[1] = sigmoid(act[1]);
         act[2] = tanh_vec(act[2]);
         act[3] = sigmoid(act[3]);
-        vec c = act[1] * part_load(j.c_prev + (m + r) * j.ldstate + unit, cols) + act[0] * act[2];
+        vec c_prev = part_load(j.c_prev + (m + r) * j.ldstate + unit, cols);
+        vec c = act[1] * c_prev + act[0] * act[2];
         part_store(j.c_new + (m + r) * j.ldstate + unit, c, cols);
         part_store(j.h_new + (m + r) * j.ldstate + unit, act[3] * tanh_vec(c), cols);
         for (int v = 0; v < GATES; ++v) part_store(gates + v * hidden, act[v], cols);
@@ -310,7 +317,7 @@ static void lstm_panel(const Job& j, std::intptr_t p) {
     }
 }
 
-// One panel of the product: every row of a against panel p (an LSTM step's: gate panel p).
+// One panel of a product: every row of a against panel p.
 static void panel_product(const Job& j, std::intptr_t p) {
     const T* panel = j.packed + p * j.depth * PANEL;
     std::intptr_t cols = j.width - p * PANEL < PANEL ? j.width - p * PANEL : PANEL, m = 0;
@@ -370,7 +377,9 @@ static void lstm_backward_rows(const Job& whole, std::intptr_t group, int thread
     j.dh = whole.dh + first * hs;
     j.dc = whole.dc + first * hs;
     std::intptr_t panels = (j.hidden + PANEL - 1) / PANEL, steps = j.steps, r = j.reverse;
-    auto at = [&](const T* base, std::intptr_t slot) { return base + (slot * batch + first) * hs; };
+    auto at = [&](const T* base, std::intptr_t slot) {  // this group's rows of a slot
+        return base + (slot * batch + first) * hs;
+    };
     std::intptr_t t = r ? 0 : steps - 1;  // BPTT's first step: from outside only
     j.mode = LSTM_BACK_START;
     j.acts = whole.gates + (t * batch + first) * xs;

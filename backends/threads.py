@@ -17,7 +17,8 @@ training loop that pauses between steps still gets decisions). Where n + m runna
 ``cores`` cores fairly, a task waits 1 - cores / (n + m) of the time, so the
 wait tells how many competitors (m) there are and how many threads fit beside
 them. When nothing waits, the policy probes the full thread count again, after a
-back-off that doubles while probes keep failing. Between looks :func:`tick` costs
+back-off that doubles while probes keep failing. The first window is not judged: a
+process's start (imports, threads starting) makes it wait for a core on a quiet machine. Between looks :func:`tick` costs
 one clock read and one comparison: no system calls on the hot path.
 
 The user's choice wins: ``MINIGRAD_THREADS=N`` pins the BLAS to N threads; a
@@ -89,6 +90,7 @@ class Policy:
         self.backoff = FIRST_BACKOFF
         self.probe_at = 0.0
         self.start: Optional[tuple] = None   # (thread, running ns, waiting ns)
+        self.warming = True   # the first window is not judged (see look)
 
     def look(self, now: float) -> float:
         if not self.active:
@@ -105,6 +107,9 @@ class Policy:
         if ran + waited < RUNNABLE * 1e9:
             return now + WINDOW  # the thread mostly slept: let the window grow
         self.start = (thread, running, waiting)
+        if self.warming:  # a process's first moments (imports, threads and caches starting,
+            self.warming = False  # the processes that launched it) say nothing of the load:
+            return now + WINDOW   # measured, 11 % waiting in a first window, 0 % after
         self._decide(now, waited / (ran + waited))
         return now + WINDOW
 

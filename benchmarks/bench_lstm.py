@@ -29,7 +29,10 @@ their first three losses must agree (that covers forward, gradients and update).
 Each (row, implementation) runs in its own worker process; the parent interleaves
 a row's workers round by round, so drifts in machine load hit all alike (with a
 pause of ``--settle`` seconds between turns, so that one worker's idle BLAS threads,
-which spin for a while, do not compete with the next). A worker
+which spin for a while, do not compete with the next). Each turn starts with one
+untimed step: after the pause every library's threads are asleep and must be woken
+(on this 2-core VM minigrad's first step of a turn took 8 ms against 6 ms for the
+next, at 2 threads; a training loop runs its steps back to back). A worker
 doing one large float32 matmul in NumPy (``sgemm``, 2048^3, same thread count)
 runs interleaved with every row: its median rate is this machine's sgemm peak in
 this run, and each row reports its GEMM work (forward + backward FLOPs of its
@@ -387,6 +390,8 @@ def worker(impl: str, row_name: str, threads: int) -> None:
     for line in sys.stdin:
         command = line.split()
         if command[0] == "run":
+            if impl != "sgemm":
+                step()  # untimed: wakes the threads that slept through the pause
             times, faults, reduced = [], _page_faults(), 0
             for _ in range(int(command[1])):
                 start = time.perf_counter()

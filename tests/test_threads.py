@@ -23,7 +23,9 @@ class Scheduler:
         self.applied: list = []
         self.user_threads = None  # set: someone else changed the BLAS threads
         self.policy = Policy(most, cores, self.read, self.applied.append, self.current)
-        self.policy.look(self.now)  # opens the first window
+        self.policy.look(self.now)  # opens the first window ...
+        self.window(waiting=0.5)    # ... which is never judged: warming up
+        assert self.applied == []
 
     def read(self) -> tuple:
         return self.running, self.waiting
