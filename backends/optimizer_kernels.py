@@ -1,9 +1,9 @@
 """Adam's update of one parameter in one pass: compiled on the CPU, in-place ufuncs elsewhere.
 
 Why: written with tensor operations an Adam step reads and writes each parameter about
-a dozen times and allocates as many temporaries; on the main job's 0.9 M parameters
-that cost 4.7 ms a step against PyTorch's 1.8 ms (``python benchmarks/bench_lstm.py
---rows main``, "opt"). The compiled loop reads p, g, m, v once and writes p, m, v once.
+a dozen times and allocates as many temporaries; for the main job's 0.9 M parameters that
+took several times PyTorch's update. The compiled loop reads p, g, m, v once and writes
+p, m, v once; its options are selects, so that the compiler vectorises it.
 Its arithmetic is PyTorch's single-tensor Adam's, term by term (lerp as torch rounds
 it, ``v * beta2 + (1 - beta2) * g * g``, ``sqrt(v) / sqrt(1 - beta2^t) + eps``); the
 C++ compiler may fuse a multiply and an add, so the last bit can differ from the

@@ -30,9 +30,8 @@ Each (row, implementation) runs in its own worker process; the parent interleave
 a row's workers round by round, so drifts in machine load hit all alike (with a
 pause of ``--settle`` seconds between turns, so that one worker's idle BLAS threads,
 which spin for a while, do not compete with the next). Each turn starts with one
-untimed step: after the pause every library's threads are asleep and must be woken
-(on this 2-core VM minigrad's first step of a turn took 8 ms against 6 ms for the
-next, at 2 threads; a training loop runs its steps back to back). A worker
+untimed step: after the pause every library's threads are asleep and must be woken,
+which a training loop, running its steps back to back, does not pay. A worker
 doing one large float32 matmul in NumPy (``sgemm``, 2048^3, same thread count)
 runs interleaved with every row: its median rate is this machine's sgemm peak in
 this run, and each row reports its GEMM work (forward + backward FLOPs of its
