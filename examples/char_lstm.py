@@ -254,7 +254,7 @@ def parse_args(argv: Optional[list] = None) -> argparse.Namespace:
     p.add_argument("--seq", type=int, default=64, help="BPTT chunk length")
     p.add_argument("--lr", type=float, default=3e-3)
     p.add_argument("--clip", type=float, default=5.0, help="max global gradient norm")
-    p.add_argument("--steps", type=int, default=5000, help="training steps (chunks)")
+    p.add_argument("--steps", type=int, default=6500, help="training steps (chunks)")
     p.add_argument("--time-limit", type=float, default=8.5,
                    help="stop training after this many minutes even if steps remain")
     p.add_argument("--eval-every", type=int, default=250)
