@@ -180,6 +180,19 @@ def _library(source: str, tag: str) -> ctypes.CDLL:
     raise RuntimeError(f"{cxx} could not compile {tag}: {error}")
 
 
+def typed_source(source: str, dtype: Any) -> str:
+    """A kernel source written for any T, filled in for ``dtype``: its ``%(T)s``, ``%(HEAD)d``,
+    ``%(TYPE_NUM)d``, ``%(VIEW)s`` and ``%(PRELUDE)s`` (which opens the namespace the
+    source must close)."""
+    layout = _layout()
+    if layout is None:
+        raise RuntimeError("this NumPy lays out arrays in a way CPU kernels do not know "
+                           "(see compiled_kernel.available())")
+    dtype = numpy.dtype(dtype)
+    return source % dict(T=_TYPES[dtype], HEAD=layout.head, TYPE_NUM=layout.type_nums[dtype],
+                         VIEW=VIEW, PRELUDE=PRELUDE)
+
+
 def _parameters(params: str, where: str) -> list[str]:
     names = []
     for param in filter(None, (p.strip() for p in params.split(","))):

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import ctypes
 import functools
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy
 
@@ -73,20 +73,12 @@ extern "C" int minigrad_adam(const void* ndarray, const char* p, const char* g, 
 """
 
 
-class _Compiled(NamedTuple):
-    adam: Any
-
-
 @functools.cache
-def _compiled(dtype: numpy.dtype) -> _Compiled:
-    layout = compiled_kernel._layout()
-    source = SOURCE % dict(T=compiled_kernel._TYPES[dtype], HEAD=layout.head,
-                           TYPE_NUM=layout.type_nums[dtype], VIEW=compiled_kernel.VIEW,
-                           PRELUDE=compiled_kernel.PRELUDE)
-    adam = compiled_kernel._build(source, "minigrad_adam")
+def _compiled_adam(dtype: numpy.dtype) -> Any:
+    adam = compiled_kernel._build(compiled_kernel.typed_source(SOURCE, dtype), "minigrad_adam")
     adam.argtypes = (ctypes.c_void_p,) * 6 + (ctypes.c_double,) * 7 + (ctypes.c_int,)
     adam.restype = ctypes.c_int
-    return _Compiled(adam)
+    return adam
 
 
 def compiled_adam(p: Any, g: Any, m: Any, v: Any, vmax: Any, hyper: dict) -> bool:
@@ -101,7 +93,7 @@ def compiled_adam(p: Any, g: Any, m: Any, v: Any, vmax: Any, hyper: dict) -> boo
         return False
     rows = [a.reshape(1, -1) for a in arrays]  # contiguous: views
     flags = (vmax is not None) | 2 * bool(hyper["maximize"]) | 4 * bool(hyper["decoupled"])
-    refused = _compiled(dtype).adam(
+    refused = _compiled_adam(dtype)(
         _NDARRAY, *map(id, rows[:4]), id(rows[4]) if vmax is not None else None,
         hyper["lr"], hyper["beta1"], hyper["beta2"], hyper["weight_decay"], hyper["eps"],
         hyper["step_size"], hyper["bias_correction2_sqrt"], flags)

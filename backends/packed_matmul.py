@@ -701,14 +701,8 @@ class _Functions(NamedTuple):
 
 @functools.cache
 def _functions(dtype: numpy.dtype) -> _Functions:
-    layout = compiled_kernel._layout()
-    if layout is None:
-        raise RuntimeError("packed_matmul: this NumPy lays out arrays in a way CPU kernels "
-                           "do not know (see compiled_kernel.available())")
-    source = SOURCE % dict(T=compiled_kernel._TYPES[dtype], HEAD=layout.head,
-                           TYPE_NUM=layout.type_nums[dtype], VIEW=compiled_kernel.VIEW,
-                           PRELUDE=compiled_kernel.PRELUDE)
-    library = compiled_kernel._library(source, "minigrad_packed_matmul")  # one helper pool
+    library = compiled_kernel._library(compiled_kernel.typed_source(SOURCE, dtype),
+                                       "minigrad_packed_matmul")  # one helper pool
     width, pack, matmul, lstm, back = (getattr(library, f"minigrad_{name}") for name in (
         "panel_width", "pack_panels", "packed_matmul", "lstm_forward", "lstm_backward"))
     width.argtypes, width.restype = (ctypes.c_int,), ctypes.c_long

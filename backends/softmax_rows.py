@@ -68,11 +68,8 @@ extern "C" int minigrad_softmax_rows(const void* ndarray, const char* x, const c
 
 @functools.cache
 def _compiled(dtype: numpy.dtype) -> Any:
-    layout = compiled_kernel._layout()
-    source = SOURCE % dict(T=compiled_kernel._TYPES[dtype], HEAD=layout.head,
-                           TYPE_NUM=layout.type_nums[dtype], VIEW=compiled_kernel.VIEW,
-                           PRELUDE=compiled_kernel.PRELUDE)
-    function = compiled_kernel._build(source, "minigrad_softmax_rows")
+    function = compiled_kernel._build(compiled_kernel.typed_source(SOURCE, dtype),
+                                      "minigrad_softmax_rows")
     function.argtypes = (ctypes.c_void_p,) * 5
     function.restype = ctypes.c_int
     return function
