@@ -89,7 +89,7 @@ def compiled_adam(p: Any, g: Any, m: Any, v: Any, vmax: Any, hyper: dict) -> boo
     if not (type(p) is numpy.ndarray and dtype in compiled_kernel._TYPES
             and all(type(a) is numpy.ndarray and a.dtype == dtype and a.shape == p.shape
                     and a.flags.c_contiguous for a in arrays)
-            and compiled_kernel.available() and compiled_kernel._layout() is not None):
+            and compiled_kernel.available()):
         return False
     rows = [a.reshape(1, -1) for a in arrays]  # contiguous: views
     flags = (vmax is not None) | 2 * bool(hyper["maximize"]) | 4 * bool(hyper["decoupled"])
@@ -134,4 +134,4 @@ def ufunc_adam(xp: Any, p: Any, g: Any, m: Any, v: Any, vmax: Any, hyper: dict) 
     p += diff
 
 
-_NDARRAY = id(numpy.ndarray)
+_NDARRAY = compiled_kernel._NDARRAY  # the ndarray type the kernels check for

@@ -3,8 +3,8 @@
 Why: per time step a recurrent layer multiplies a small ``a`` (batch rows) by the same
 weight, T times forward and T times back. BLAS copies ("packs") the weight into its
 kernel's layout on every call. Packed once into column panels, the plain loop below
-does each product without that copy: h (32, 256) times W_hh^T in 89 µs against OpenBLAS's
-133 µs on one thread, 59 against 84 µs on two (README, "CPU kernels", for the command; 2-core
+does each product without that copy: h (32, 256) times W_hh^T in 79 µs against OpenBLAS's
+130 µs on one thread, 58 against 79 µs on two (README, "CPU kernels", for the command; 2-core
 AVX-512 Xeon). Helper threads (as many as the BLAS has: backends/threads.py
 ``kernel_threads``) share a product's column panels with the caller; they pay only
 where OpenBLAS's idle threads do not spin on the other cores (minigrad/blas_spin.py).
@@ -568,7 +568,6 @@ extern "C" int minigrad_pack_panels(const void* ndarray, const char* w, const ch
         pshape[2] != panels * depth * panel_width) return 2;
     const T* src = (const T*)wd;
     T* dst = (T*)pd;
-    std::memset(dst, 0, sizeof(T) * panels * depth * panel_width);
     std::intptr_t columns[GATE_PANEL];  // of B, in panel p; -1: padding
     for (std::intptr_t p = 0; p < panels; ++p) {
         T* panel = dst + p * depth * panel_width;
@@ -583,9 +582,9 @@ extern "C" int minigrad_pack_panels(const void* ndarray, const char* w, const ch
             if (rows) std::memcpy(panel + k * panel_width, src + k * ws + columns[0],
                                   panel_width * sizeof(T));
             else
-                for (std::intptr_t j = 0; j < panel_width; ++j)
-                    if (columns[j] >= 0)
-                        panel[k * panel_width + j] = src[k * along + columns[j] * across];
+                for (std::intptr_t j = 0; j < panel_width; ++j)  // padding: zeros
+                    panel[k * panel_width + j] =
+                        columns[j] >= 0 ? src[k * along + columns[j] * across] : T(0);
     }
     return 0;
 }
@@ -865,4 +864,4 @@ def _describe(a: Any) -> str:
             f"{'' if a.flags.writeable else ', read-only'}")
 
 
-_NDARRAY = id(numpy.ndarray)
+_NDARRAY = compiled_kernel._NDARRAY  # the ndarray type the kernels check for

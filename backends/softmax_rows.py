@@ -80,8 +80,7 @@ def softmax_rows(x: Any) -> Optional[tuple]:
     the maxima (0 where not finite) and sums (N,); None where the compiled loop does
     not apply (not NumPy, another dtype, no compiler): then the caller uses ufuncs."""
     if not (type(x) is numpy.ndarray and x.ndim == 2 and x.dtype in compiled_kernel._TYPES
-            and x.size and compiled_kernel.available()
-            and compiled_kernel._layout() is not None):
+            and x.size and compiled_kernel.available()):
         return None
     if x.shape[1] > 1 and x.strides[1] != x.itemsize:
         x = numpy.ascontiguousarray(x)
@@ -94,4 +93,4 @@ def softmax_rows(x: Any) -> Optional[tuple]:
     return e, m.reshape(-1, 1), sums
 
 
-_NDARRAY = id(numpy.ndarray)
+_NDARRAY = compiled_kernel._NDARRAY  # the ndarray type the kernels check for

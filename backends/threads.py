@@ -18,8 +18,9 @@ training loop that pauses between steps still gets decisions). Where n + m runna
 wait tells how many competitors (m) there are and how many threads fit beside
 them. When nothing waits, the policy probes the full thread count again, after a
 back-off that doubles while probes keep failing. The first window is not judged: a
-process's start (imports, threads starting) makes it wait for a core on a quiet machine. Between looks :func:`tick` costs
-one clock read and one comparison: no system calls on the hot path.
+process's start (imports, threads starting) makes it wait for a core on a quiet machine.
+Between looks :func:`tick` costs one clock read and one comparison: no system calls on the
+hot path.
 
 The user's choice wins: ``MINIGRAD_THREADS=N`` pins the BLAS to N threads; a
 thread count set through ``OPENBLAS_NUM_THREADS``, ``OMP_NUM_THREADS``,
