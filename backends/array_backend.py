@@ -214,6 +214,12 @@ class ArrayBackend:
             parts = e, m, self.xp.sum(e, axis=1)
         return parts
 
+    def scale_rows(self, x: Any, scale: Any) -> Any:
+        """``x * scale[:, None]`` for a 2-D ``x`` and ``scale`` (N,), a new array: on the
+        CPU one compiled pass shared among the threads (backends/softmax_rows.py)."""
+        out = softmax_rows.scale_rows(x, scale) if self.xp is numpy else None
+        return x * scale[:, None] if out is None else out
+
     def logsumexp(self, x: Any, axis: Any = None, keepdims: bool = False) -> Any:
         xp = self.xp
         e, m = self.shifted_exp(x, axis)

@@ -102,8 +102,10 @@ static void block(const T* a, std::intptr_t lda, const T* panel, std::intptr_t d
 // other between steps, and each reads only the states it wrote). Within them, per step
 // (and shared per step where W_hh is big, see `sequence`): the forward's gate panels
 // (product and gate arithmetic), BPTT's panels of dh (dgates @ W_hh, then the gate
-// gradients of the step before), and BPTT's start (only those).
-enum Mode { PRODUCT, LSTM_FORWARD, LSTM_BACKWARD, LSTM_STEP, LSTM_BACK, LSTM_BACK_START };
+// gradients of the step before), and BPTT's start (only those). Or any other compiled
+// kernel's units of work: `task(context, unit)` (minigrad_parallel_for).
+enum Mode { PRODUCT, LSTM_FORWARD, LSTM_BACKWARD, LSTM_STEP, LSTM_BACK, LSTM_BACK_START,
+            TASK };
 
 // A job's operands: a product's, and an LSTM layer's arrays, row by row (ldstate apart;
 // the gates ldacts apart): per step the pointers at its slots, for the whole loop the
@@ -115,7 +117,8 @@ struct Job { Mode mode; const T* a; std::intptr_t rows, lda; const T* packed;
              std::intptr_t hidden, ldacts, ldstate; T* acts; const T* bias; const T* c_prev;
              T* c_new; T* h_new; T* dgates; const T* gh; const T* gc; T* dh; T* dc;
              T* h; T* cells; const T* grad_h; const T* grad_c; T* gates; T* gate_grads;
-             std::intptr_t steps, groups; bool reverse; };
+             std::intptr_t steps, groups; bool reverse;
+             void (*task)(const void*, std::intptr_t); const void* context; };
 
 // -- the LSTM step's activations on whole vectors -----------------------------------------
 // Per element a step takes three sigmoids and two tanh: computed one element at a time
@@ -412,6 +415,7 @@ static void run(const Job& j, std::intptr_t unit) {
         case LSTM_FORWARD: lstm_forward_rows(j, unit, 1); break;
         case LSTM_BACKWARD: lstm_backward_rows(j, unit, 1); break;
         case LSTM_STEP: lstm_panel(j, unit); break;
+        case TASK: j.task(j.context, unit); break;
         default: lstm_back_panel(j, unit); break;
     }
 }
@@ -607,6 +611,19 @@ extern "C" int minigrad_packed_matmul(const void* ndarray, const char* a, const 
     return 0;
 }
 
+// task(context, u) for every u in [0, units), on up to `threads` threads (the caller's and
+// the helpers): so other compiled kernels (softmax_rows.py's) share this one pool rather
+// than start threads of their own.
+extern "C" int minigrad_parallel_for(void (*task)(const void*, std::intptr_t),
+                                     const void* context, long units, int threads) {
+    using namespace minigrad_kernel;
+    Job job{TASK};
+    job.task = task;
+    job.context = context;
+    share(job, units, true, threads);
+    return 0;
+}
+
 // An LSTM layer's time loop: per step, h @ W_hh^T (W_hh^T packed in gate panels) and the
 // gate arithmetic, shared with the helper threads panel by panel. acts (T * B, 4H) holds
 // the input projection without bias and leaves with the activated gates; h and c
@@ -696,6 +713,7 @@ class _Functions(NamedTuple):
     matmul: Any
     lstm_forward: Any
     lstm_backward: Any
+    parallel_for: int   # the address of minigrad_parallel_for
 
 
 @functools.cache
@@ -710,7 +728,17 @@ def _functions(dtype: numpy.dtype) -> _Functions:
     lstm.argtypes = (ctypes.c_void_p,) * 6 + (ctypes.c_long,) * 2 + (ctypes.c_int,) * 2
     back.argtypes = (ctypes.c_void_p,) * 9 + (ctypes.c_long,) * 2 + (ctypes.c_int,) * 2
     pack.restype = matmul.restype = lstm.restype = back.restype = ctypes.c_int
-    return _Functions(width(0), width(4), pack, matmul, lstm, back)
+    parallel_for = ctypes.cast(library.minigrad_parallel_for, ctypes.c_void_p).value
+    return _Functions(width(0), width(4), pack, matmul, lstm, back, parallel_for)
+
+
+def parallel_for() -> int:
+    """The address of ``minigrad_parallel_for(task, context, units, threads)``, which runs
+    another compiled kernel's units of work on this module's helper threads (one pool for
+    every kernel); 0 where compiled kernels are off."""
+    if not compiled_kernel.available():
+        return 0
+    return _functions(numpy.dtype(numpy.float32)).parallel_for
 
 
 def _pack(functions: _Functions, w: numpy.ndarray, transpose: bool, gates: int) -> numpy.ndarray:

@@ -69,7 +69,7 @@ def _backward(xp: Any, g: Any, out: Any, x: Any, target: Any, saved: Saved,
         return ((softmax - one_hot.astype(x.dtype)) * ops.reshape(w, (n, 1)), None, None)
     e, sums, valid, safe = saved.arrays
     w = _row_weights(xp, g, valid, reduction, x.dtype)
-    gx = e * (w / sums)[:, None]               # softmax times the row weight: one pass
+    gx = xp.scale_rows(e, w / sums)            # softmax times the row weight: one pass
     gx[xp.arange(n), safe] -= w                # minus the one-hot's share
     return gx, None, None
 
