@@ -214,6 +214,20 @@ class ArrayBackend:
             parts = e, m, self.xp.sum(e, axis=1)
         return parts
 
+    # From this many rows a float sum over rows is one BLAS product with ones (below, the
+    # call costs more than NumPy's pairwise sum).
+    SUM_ROWS_BY_PRODUCT = 64
+
+    def sum_rows(self, a: Any) -> Any:
+        """``a.sum(axis=0)`` for a 2-D ``a`` (a bias's gradient): on the CPU ``ones @ a``,
+        one multithreaded BLAS pass, 2-5x faster than NumPy's pairwise sum at (700, 1000)
+        to (2048, 1024) and as accurate (README, "CPU kernels"). An all -0.0 column sums
+        to +0.0 here, as in PyTorch's CPU sum."""
+        if (self.xp is numpy and a.dtype.char in "fd" and a.ndim == 2
+                and a.shape[0] >= self.SUM_ROWS_BY_PRODUCT):
+            return numpy.ones(a.shape[0], a.dtype) @ a
+        return a.sum(axis=0)
+
     def scale_rows(self, x: Any, scale: Any) -> Any:
         """``x * scale[:, None]`` for a 2-D ``x`` and ``scale`` (N,), a new array: on the
         CPU one compiled pass shared among the threads (backends/softmax_rows.py)."""

@@ -188,6 +188,37 @@ def test_add_at_accumulates_repeated_rows_as_numpys_add_at(rows, count, width, n
     np.testing.assert_allclose(out, expected, rtol=1e-12, atol=1e-12)
 
 
+@given(rows=st.integers(1, 300), cols=st.integers(1, 40), transposed=st.booleans(),
+       dtype=st.sampled_from([np.float32, np.float64]), seed=st.integers(0, 2**16))
+def test_sum_rows_equals_the_sum_over_rows(rows, cols, transposed, dtype, seed):
+    """From 64 rows a product with ones, below (and for other dtypes) NumPy's own sum."""
+    a = np.random.default_rng(seed).standard_normal((cols, rows) if transposed
+                                                    else (rows, cols)).astype(dtype)
+    a = a.T if transposed else a
+    got = get_backend("numpy").sum_rows(a)
+    assert got.shape == (cols,) and got.dtype == dtype
+    exact = a.astype(np.float64).sum(axis=0)
+    np.testing.assert_allclose(got, exact, rtol=0, atol=(3e-6 if dtype == np.float32
+                                                         else 1e-14) * rows)
+    if rows < ArrayBackend.SUM_ROWS_BY_PRODUCT:
+        np.testing.assert_array_equal(got, a.sum(axis=0))
+    ints = (a * 10).astype(np.int64)
+    np.testing.assert_array_equal(get_backend("numpy").sum_rows(ints), ints.sum(axis=0))
+
+
+def test_a_bias_gradient_is_summed_by_sum_rows(monkeypatch):
+    """The engine undoes a leading broadcast (a bias) through the backend's sum_rows."""
+    backend, calls = get_backend("numpy"), []
+    original = ArrayBackend.sum_rows
+    monkeypatch.setattr(ArrayBackend, "sum_rows",
+                        lambda self, a: calls.append(a.shape) or original(self, a))
+    x = mg.tensor(np.random.default_rng(0).standard_normal((100, 3)))
+    bias = mg.zeros(3, requires_grad=True)
+    (x + bias).pow(2).sum().backward()
+    assert calls == [(100, 3)] and backend.xp is np
+    np.testing.assert_allclose(bias.grad.numpy(), (2 * x.numpy()).sum(axis=0), atol=1e-12)
+
+
 def test_add_at_names_a_bad_index_as_add_at_does():
     with pytest.raises(IndexError):
         get_backend("numpy").add_at(np.zeros((3, 16)), np.full(70, 3), np.ones((70, 16)))

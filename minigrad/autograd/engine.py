@@ -25,18 +25,21 @@ FREED_MESSAGE = (
     "retain_graph=True to the first backward if you need to go through the graph again.")
 
 
-def unbroadcast(grad: Any, shape: tuple, dtype: Any) -> Any:
+def unbroadcast(grad: Any, shape: tuple, dtype: Any, backend: Any = None) -> Any:
     """Sum ``grad`` over the axes that broadcasting added to an input of ``shape``.
 
     This is the one place that undoes broadcasting; rules never do. It works on
-    arrays and on Tensors alike (both have ``.sum``, ``.reshape``, ``.astype``).
+    arrays and on Tensors alike (both have ``.sum``, ``.reshape``, ``.astype``). Given
+    the arrays' ``backend``, a sum over leading axes only (a bias) is its ``sum_rows``.
     """
     gshape = grad.shape
     if gshape != shape:
         lead = len(gshape) - len(shape)
         axes = tuple(range(lead)) + tuple(
             i + lead for i, n in enumerate(shape) if n == 1 and gshape[i + lead] != 1)
-        if axes:
+        if backend is not None and lead == 1 == len(axes) and len(gshape) == 2:
+            grad = backend.sum_rows(grad)
+        elif axes:
             grad = grad.sum(axis=axes)
         if grad.shape != shape:
             grad = grad.reshape(shape)
@@ -305,7 +308,7 @@ def run_backward(outputs: list, grad_outputs: list, retain_graph: bool, create_g
                 else:
                     shape, dtype = edge._data.shape, edge._data.dtype
                 if pg.shape != shape or pg.dtype != dtype:
-                    pg = unbroadcast(pg, shape, dtype)
+                    pg = unbroadcast(pg, shape, dtype, xp if xp is not ops else None)
                 key = id(edge)
                 if key in pending:
                     receive(edge, pg)

@@ -413,8 +413,9 @@ def _backward(kind: _Kind, xp: Any, g: Any, out: Any, x: Any, w_ih: Any, w_hh: A
     dw_hh = xp.matmul(flat_h.T, xp.reshape(out[0, r:steps + r], (-1, w_hh.shape[1])))
     db_ih = db_hh = None
     if b_ih is not None:
-        db_ih = xp.sum(flat_x, axis=0)
-        db_hh = db_ih if dgh is dgx else xp.sum(flat_h, axis=0)
+        total = partial(xp.sum, axis=0) if xp is ops else xp.sum_rows
+        db_ih = total(flat_x)
+        db_hh = db_ih if dgh is dgx else total(flat_h)
     return (dx, dw_ih, dw_hh, db_ih, db_hh, None, None) + tuple(dstates)
 
 
