@@ -15,7 +15,8 @@ import numpy
 
 from minigrad.device import backend_device
 
-from . import compiled_kernel, optimizer_kernels, packed_matmul, softmax_rows, threads
+from . import (blas_gemm, compiled_kernel, optimizer_kernels, packed_matmul, softmax_rows,
+               threads)
 from .recurrent_kernels import build as build_recurrent_kernels
 
 # Functions the engine's forward passes and gradient rules take straight from the
@@ -213,6 +214,20 @@ class ArrayBackend:
             e, m = self.shifted_exp(x, axis=1)
             parts = e, m, self.xp.sum(e, axis=1)
         return parts
+
+    def matmul_plus(self, c: Any, a: Any, b: Any) -> Any:
+        """``c + a @ b`` for 2-D ``a``, ``b`` (``addmm``): on the CPU, where dtypes agree,
+        one BLAS GEMM starting from ``c`` (backends/blas_gemm.py), not a product and then a
+        pass adding ``c``."""
+        out = blas_gemm.matmul_plus(c, a, b) if self.xp is numpy else None
+        if out is not None:
+            return out
+        out = self.xp.matmul(a, b)
+        if out.dtype == self.xp.result_type(out, c) and out.shape == numpy.broadcast_shapes(
+                out.shape, c.shape):
+            out += c  # the product is a fresh array: add in place
+            return out
+        return out + c
 
     # From this many rows a float sum over rows is one BLAS product with ones (below, the
     # call costs more than NumPy's pairwise sum).

@@ -60,11 +60,7 @@ def matmul(a: Any, b: Any) -> Any:
 
 
 def _addmm_forward(xp, c, a, b):
-    out = xp.matmul(a, b)
-    if out.dtype == xp.result_type(out, c):
-        out += c  # the product is a fresh array: add the bias in place
-        return out
-    return out + c
+    return xp.matmul_plus(c, a, b)
 
 
 def _addmm_grad_a(xp, g, y, c, a, b):
