@@ -747,7 +747,7 @@ def _pack(functions: _Functions, w: numpy.ndarray, transpose: bool, gates: int) 
     panel = functions.gate_panel if gates else functions.panel
     units = width // gates if gates else width
     per_panel = panel // gates if gates else panel
-    packed = numpy.empty(-(-units // per_panel) * panel * depth, w.dtype)
+    packed = compiled_kernel.aligned_empty(-(-units // per_panel) * panel * depth, w.dtype)
     if w.size == 0:  # zero rows or columns: all panels are padding
         packed.fill(0)
         return packed
@@ -843,7 +843,7 @@ def lstm_backward(grads: numpy.ndarray, acts: numpy.ndarray, states: numpy.ndarr
     Returns (dgates (T, B, 4H), dh0, dc0)."""
     steps, batch, hidden = _lstm_arrays("lstm_backward", acts, w_hh, states, grads=grads)
     functions = _functions(acts.dtype)
-    dgates = numpy.empty_like(acts)
+    dgates = compiled_kernel.aligned_empty(acts.shape, acts.dtype)
     dh, dc = numpy.empty((batch, hidden), acts.dtype), numpy.empty((batch, hidden), acts.dtype)
     flat = [_rows(a) for a in (acts, states[1], numpy.ascontiguousarray(grads[0]),
                                numpy.ascontiguousarray(grads[1]), dgates)]

@@ -104,3 +104,17 @@ def test_without_a_compiler_the_backend_keeps_the_generic_steps(monkeypatch):
     monkeypatch.setenv("CXX", "no-such-compiler")
     with pytest.raises(RuntimeError, match="no C\\+\\+ compiler"):
         compiled_kernel._build('extern "C" int f() { return 0; }', "f")
+
+
+@given(shape=st.sampled_from([(), (0,), (1,), (7,), (3, 5), (2, 3, 4), (4, 0, 2)]),
+       dtype=st.sampled_from([np.float32, np.float64, np.int64, np.uint8]),
+       padding=st.integers(0, 63))
+def test_aligned_empty_starts_on_a_64_byte_boundary(shape, dtype, padding):
+    """Whatever NumPy's allocator gives (other arrays made first shift it), the data of
+    aligned_empty starts on a cache line and is an ordinary writeable C-ordered array."""
+    keep = np.empty(padding, np.uint8)  # noqa: F841  (moves the next allocation)
+    a = compiled_kernel.aligned_empty(shape, dtype)
+    assert a.shape == shape and a.dtype == dtype and a.flags.c_contiguous and a.flags.writeable
+    assert a.size == 0 or a.ctypes.data % compiled_kernel.ALIGNMENT == 0  # empty: no data
+    a[...] = 1
+    assert a.sum() == a.size
