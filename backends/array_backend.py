@@ -149,6 +149,13 @@ class ArrayBackend:
         return self.xp is numpy and packed_matmul.available(w.dtype) and (
             w.nbytes <= PACKED_BYTES or threads.kernel_threads() >= threads.blas_threads())
 
+    def aligned_empty(self, shape: Any, dtype: Any) -> Any:
+        """An uninitialised array that compiled kernels stream through: on the CPU its data
+        starts on a 64-byte boundary (compiled_kernel.aligned_empty); elsewhere ``empty``."""
+        if self.xp is numpy:
+            return compiled_kernel.aligned_empty(shape, dtype)
+        return self.xp.empty(shape, dtype=dtype)
+
     def sequence_forward(self, kind: str, w_hh: Any) -> Optional[Callable]:
         """A recurrent layer's whole forward time loop as one call, where the backend has
         one for ``kind``: the LSTM's on the CPU where the packed product is used

@@ -295,9 +295,10 @@ def _forward(kind: _Kind, xp: Any, x: Any, w_ih: Any, w_hh: Any, b_ih: Any, b_hh
     steps, batch, width = x.shape
     hidden = w_hh.shape[1]
     r = int(reverse)  # step t goes from state slot t + r to slot t + 1 - r
-    acts = xp.reshape(xp.matmul(xp.reshape(x, (steps * batch, width)), w_ih.T),
-                      (steps, batch, w_ih.shape[0]))
-    states = xp.empty((kind.states, steps + 1, batch, hidden), dtype=acts.dtype)
+    acts = xp.aligned_empty((steps, batch, w_ih.shape[0]), xp.result_type(x, w_ih))
+    xp.matmul(xp.reshape(x, (steps * batch, width)), w_ih.T,
+              out=xp.reshape(acts, (steps * batch, w_ih.shape[0])))
+    states = xp.aligned_empty((kind.states, steps + 1, batch, hidden), acts.dtype)
     for k, state in enumerate(initial):
         states[k, steps * r] = state
     whole = xp.sequence_forward(kind.name, w_hh) if mask is None and acts.size else None
