@@ -243,8 +243,7 @@ class ArrayBackend:
     def sum_rows(self, a: Any) -> Any:
         """``a.sum(axis=0)`` for a 2-D ``a`` (a bias's gradient): on the CPU ``ones @ a``,
         one multithreaded BLAS pass, 2-5x faster than NumPy's pairwise sum at (700, 1000)
-        to (2048, 1024) and as accurate (README, "CPU kernels"). An all -0.0 column sums
-        to +0.0 here, as in PyTorch's CPU sum."""
+        to (2048, 1024) and as accurate (benchmarks/bench_rows.py)."""
         if (self.xp is numpy and a.dtype.char in "fd" and a.ndim == 2
                 and a.shape[0] >= self.SUM_ROWS_BY_PRODUCT):
             return numpy.ones(a.shape[0], a.dtype) @ a

@@ -114,7 +114,8 @@ def compiler() -> Optional[str]:
 
 # NumPy aligns its arrays' data to 16 bytes only. A kernel's vector load from an address
 # that is not a multiple of the vector's size spans two cache lines and costs two loads:
-# the packed LSTM loops ran 8-12 % faster on 64-byte aligned panels (AVX-512, README).
+# the packed LSTM loops ran 8-12 % faster at H 256 on 64-byte aligned panels (AVX-512;
+# measured in the fifth session, the loops alone, aligned and not in one process).
 ALIGNMENT = 64
 
 

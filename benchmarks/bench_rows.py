@@ -8,7 +8,8 @@ backward and the bias gradient. Each is timed here three ways in one process, me
 
 * ``minigrad``: the backend's call (backends/blas_gemm.py, softmax_rows.py, sum_rows),
 * ``NumPy``: the plain NumPy expression it replaces,
-* ``torch``: PyTorch's call for the same result (skipped if torch is not importable).
+* ``torch``: PyTorch's call for the same result, on as many threads as minigrad's BLAS
+  (skipped if torch is not importable).
 
     python benchmarks/bench_rows.py [--rows 700] [--cols 1000] [--repeats 300]
 """
@@ -77,6 +78,7 @@ def main() -> None:
     ]
     try:
         import torch
+        torch.set_num_threads(threads.blas_threads())  # as many threads as minigrad's BLAS
         tx, tg, ta, tw, tb, ts = map(torch.from_numpy, (x, g, a, w, bias, scale))
         torch_calls = {"torch.addmm(bias, a, w.T)": lambda: torch.addmm(tb, ta, tw.T),
                        "torch.softmax(x, 1)": lambda: torch.softmax(tx, 1),

@@ -30,7 +30,8 @@ def unbroadcast(grad: Any, shape: tuple, dtype: Any, backend: Any = None) -> Any
 
     This is the one place that undoes broadcasting; rules never do. It works on
     arrays and on Tensors alike (both have ``.sum``, ``.reshape``, ``.astype``). Given
-    the arrays' ``backend``, a sum over leading axes only (a bias) is its ``sum_rows``.
+    the arrays' ``backend``, the sum over the first axis of a 2-D gradient into a 1-D
+    input (a bias's) is its ``sum_rows``.
     """
     gshape = grad.shape
     if gshape != shape:
