@@ -15,8 +15,8 @@ import numpy
 
 from minigrad.device import backend_device
 
-from . import (blas_gemm, compiled_kernel, optimizer_kernels, packed_matmul, softmax_rows,
-               threads)
+from . import (blas_gemm, compiled_kernel, optimizer_kernels, packed_matmul, row_scatter,
+               softmax_rows, threads)
 from .recurrent_kernels import build as build_recurrent_kernels
 
 # Functions the engine's forward passes and gradient rules take straight from the
@@ -272,22 +272,26 @@ class ArrayBackend:
 
     def add_at(self, out: Any, index: Any, values: Any) -> None:
         """``out[index] += values`` in place, repeated indices accumulating (``add.at``).
-        One integer array indexing the first axis, as an embedding's backward has, is
-        summed by sorting instead where rows are wide: NumPy's ``add.at`` takes about
-        half a microsecond per row, the sort less for rows of 16 values or more (measured
-        on 2,048 x 64 into 84 rows, the main job's: 3.5x faster; 100,000 x 3 into 10:
-        1.2x slower, hence the width)."""
+        One integer array indexing the first axis, as an embedding's backward has, is added
+        row by row in one compiled loop on the CPU (backends/row_scatter.py). Without the
+        compiled loop, it is summed by sorting where rows are wide: NumPy's ``add.at``
+        takes about half a microsecond per row, the sort less for rows of 16 values or
+        more (measured on 2,048 x 64 into 84 rows, the main job's: 3.5x faster; 100,000 x
+        3 into 10: 1.2x slower, hence the width)."""
         xp = self.xp
         rows = out.shape[0] if out.ndim else 0
         if not (xp is numpy and type(index) is numpy.ndarray and index.dtype.kind in "iu"
-                and index.size >= SORTED_ADD_ROWS and out.flags.c_contiguous
-                and out.size >= SORTED_ADD_WIDTH * rows
+                and index.size and out.flags.c_contiguous
                 and values.shape == index.shape + out.shape[1:]
                 and -rows <= index.min() and index.max() < rows):
             xp.add.at(out, index, values)  # also the one that names a bad index
             return
-        flat = index.reshape(-1)
-        flat = numpy.where(flat < 0, flat + rows, flat)
+        flat = numpy.where(index < 0, index + rows, index).astype(numpy.int64).reshape(-1)
+        if row_scatter.add_rows_at(out, flat, values):
+            return
+        if flat.size < SORTED_ADD_ROWS or out.size < SORTED_ADD_WIDTH * rows:
+            xp.add.at(out, flat, values.reshape(flat.shape + out.shape[1:]))
+            return
         order = numpy.argsort(flat, kind="stable")  # each row's terms keep their order
         keys = flat[order]
         starts = numpy.flatnonzero(numpy.concatenate(([True], keys[1:] != keys[:-1])))

@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import minigrad as mg
-from minigrad.backends import ArrayBackend, get_backend
+from minigrad.backends import ArrayBackend, compiled_kernel, get_backend, row_scatter
 
 
 @pytest.fixture(scope="module")
@@ -176,16 +176,39 @@ def test_transposed_copy_is_a_contiguous_transpose(shape):
 
 
 @given(rows=st.integers(1, 90), count=st.integers(0, 300), width=st.sampled_from([1, 3, 16, 40]),
-       negative=st.booleans(), seed=st.integers(0, 2**16))
-def test_add_at_accumulates_repeated_rows_as_numpys_add_at(rows, count, width, negative, seed):
-    """The sorted sum (wide rows, many indices) and add.at give the same sums."""
+       negative=st.booleans(), kernels=st.booleans(), seed=st.integers(0, 2**16))
+def test_add_at_accumulates_repeated_rows_as_numpys_add_at(rows, count, width, negative,
+                                                          kernels, seed):
+    """The compiled row loop, and without it the sorted sum (wide rows, many indices),
+    give add.at's sums."""
     r = np.random.default_rng(seed)
     index = r.integers(-rows if negative else 0, rows, size=(count,)).reshape(-1, 1)
     values = r.standard_normal(index.shape + (width,))
     out, expected = np.ones((rows, width)), np.ones((rows, width))
-    get_backend("numpy").add_at(out, index, values)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MINIGRAD_CPU_KERNELS", "1" if kernels else "0")
+        get_backend("numpy").add_at(out, index, values)
     np.add.at(expected, index, values)
     np.testing.assert_allclose(out, expected, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.skipif(not compiled_kernel.available(), reason="no working C++ compiler here")
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_rows_added_at_an_index_by_the_compiled_loop(dtype):
+    """Tables of any trailing shape, indices of any shape; where it does not apply (another
+    dtype, a table that is not C-contiguous, indices not int64) it says so with False."""
+    r = np.random.default_rng(0)
+    out, index = np.zeros((7, 2, 3), dtype), r.integers(0, 7, (4, 5))
+    values = r.standard_normal((4, 5, 2, 3)).astype(dtype)
+    expected = out.copy()
+    np.add.at(expected, index, values)
+    assert row_scatter.add_rows_at(out, index, values)
+    np.testing.assert_allclose(out, expected, rtol=1e-6 if dtype == np.float32 else 1e-14)
+    assert not row_scatter.add_rows_at(out.astype(np.int64), index, values.astype(np.int64))
+    assert not row_scatter.add_rows_at(np.zeros((3, 7), dtype).T, index % 3,
+                                       values[..., 0, 0, None] * np.ones(3, dtype))
+    assert not row_scatter.add_rows_at(out, index.astype(np.int32), values)
+    assert not row_scatter.add_rows_at(out, index[:0], values[:0])
 
 
 @given(rows=st.integers(1, 300), cols=st.integers(1, 40), transposed=st.booleans(),
