@@ -287,10 +287,11 @@ class ArrayBackend:
             xp.add.at(out, index, values)  # also the one that names a bad index
             return
         flat = numpy.where(index < 0, index + rows, index).astype(numpy.int64).reshape(-1)
+        values = values.reshape(flat.shape + out.shape[1:])
         if row_scatter.add_rows_at(out, flat, values):
             return
         if flat.size < SORTED_ADD_ROWS or out.size < SORTED_ADD_WIDTH * rows:
-            xp.add.at(out, flat, values.reshape(flat.shape + out.shape[1:]))
+            xp.add.at(out, flat, values)
             return
         order = numpy.argsort(flat, kind="stable")  # each row's terms keep their order
         keys = flat[order]

@@ -185,11 +185,32 @@ def test_add_at_accumulates_repeated_rows_as_numpys_add_at(rows, count, width, n
     index = r.integers(-rows if negative else 0, rows, size=(count,)).reshape(-1, 1)
     values = r.standard_normal(index.shape + (width,))
     out, expected = np.ones((rows, width)), np.ones((rows, width))
+    calls = []
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("MINIGRAD_CPU_KERNELS", "1" if kernels else "0")
+        compiled = row_scatter.add_rows_at
+        patch.setattr(row_scatter, "add_rows_at",
+                      lambda *args: calls.append(1) or compiled(*args))
         get_backend("numpy").add_at(out, index, values)
     np.add.at(expected, index, values)
+    assert calls == ([1] if count else [])  # asked whenever there are rows to add
     np.testing.assert_allclose(out, expected, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.skipif(not compiled_kernel.available(), reason="no working C++ compiler here")
+def test_an_embeddings_backward_adds_its_rows_in_the_compiled_loop(monkeypatch):
+    """Indices (T, B) and gradients (T, B, E), as nn.Embedding's backward gives them."""
+    done = []
+    compiled = row_scatter.add_rows_at
+    monkeypatch.setattr(row_scatter, "add_rows_at",
+                        lambda *args: done.append(compiled(*args)) or done[-1])
+    table = mg.nn.Embedding(10, 3)
+    index = mg.tensor(np.random.default_rng(0).integers(0, 10, (6, 4)))
+    table(index).pow(2).sum().backward()
+    assert done == [True]
+    expected = np.zeros((10, 3), np.float32)
+    np.add.at(expected, index.numpy(), 2 * table.weight.detach().numpy()[index.numpy()])
+    np.testing.assert_allclose(table.weight.grad.numpy(), expected, rtol=1e-6)
 
 
 @pytest.mark.skipif(not compiled_kernel.available(), reason="no working C++ compiler here")
