@@ -113,5 +113,7 @@ def matmul_plus(c: Any, a: Any, b: Any) -> Optional[numpy.ndarray]:
             return None
     except ValueError:
         return None
+    if max(a.shape + b.shape + a.strides + b.strides) >= 2**31 // 8:
+        return None  # beyond a 32-bit BLAS's dimensions and leading dimensions
     gemm = _function(a.dtype)
     return None if gemm is None else _call(gemm, c, a, b)

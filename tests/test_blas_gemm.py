@@ -58,6 +58,8 @@ def test_where_it_does_not_apply_it_says_so_with_none():
     assert blas_gemm.matmul_plus(c, a[:, ::2], np.ones((2, 5))) is None   # strided rows
     assert blas_gemm.matmul_plus(c, np.broadcast_to(np.ones(4), (3, 4)), b) is None
     assert blas_gemm.matmul_plus(c, a, [[1.0] * 5] * 4) is None           # not an array
+    huge = np.lib.stride_tricks.as_strided(np.ones(4), (3, 4), (2**31, 8))
+    assert blas_gemm.matmul_plus(c, huge, b) is None                      # 32-bit BLAS
 
 
 def test_the_backend_adds_the_bias_itself_where_the_blas_is_not_used(monkeypatch):
