@@ -46,12 +46,17 @@ static void each_unit(const Rows& rows, void (*task)(const void*, std::intptr_t)
         for (std::intptr_t u = 0; u < units; ++u) task(&rows, u);
 }
 
-static void softmax_unit(const void* context, std::intptr_t unit) {
+// body(rows, r, x's row r, out's row r) for each row r of work unit `unit`.
+template <typename Body>
+static void each_row(const void* context, std::intptr_t unit, Body body) {
     const Rows& j = *(const Rows*)context;
     std::intptr_t last = (unit + 1) * j.per < j.rows ? (unit + 1) * j.per : j.rows;
-    for (std::intptr_t r = unit * j.per; r < last; ++r) {
-        const T* row = (const T*)j.x + r * j.xs;
-        T* out = (T*)j.out + r * j.os;
+    for (std::intptr_t r = unit * j.per; r < last; ++r)
+        body(j, r, (const T*)j.x + r * j.xs, (T*)j.out + r * j.os);
+}
+
+static void softmax_unit(const void* context, std::intptr_t unit) {
+    each_row(context, unit, [](const Rows& j, std::intptr_t r, const T* row, T* out) {
         T top = -INFINITY;
         int nan = 0;
 #pragma omp simd reduction(max:top) reduction(|:nan)
@@ -69,19 +74,15 @@ static void softmax_unit(const void* context, std::intptr_t unit) {
         }
         ((T*)j.m)[r] = shift;  // 1-D: unit stride
         ((T*)j.sums)[r] = total;
-    }
+    });
 }
 
 static void scale_unit(const void* context, std::intptr_t unit) {
-    const Rows& j = *(const Rows*)context;
-    std::intptr_t last = (unit + 1) * j.per < j.rows ? (unit + 1) * j.per : j.rows;
-    for (std::intptr_t r = unit * j.per; r < last; ++r) {
-        const T* row = (const T*)j.x + r * j.xs;
-        T* out = (T*)j.out + r * j.os;
+    each_row(context, unit, [](const Rows& j, std::intptr_t r, const T* row, T* out) {
         const T by = ((const T*)j.scale)[r];
 #pragma omp simd
         for (std::intptr_t k = 0; k < j.cols; ++k) out[k] = row[k] * by;
-    }
+    });
 }
 
 // Rows per unit of work: about 16K elements, so that a unit is worth a claim.
