@@ -3,7 +3,7 @@
 Why: NumPy's matmul has no beta, so ``addmm`` (every ``nn.Linear``) was a product and then
 a second pass adding the bias over the whole output. At the word LM's 700 x 1,000 logits
 that pass cost 0.2-0.3 ms on top of a 0.33 ms product at two threads, while torch.addmm
-costs the product alone (README, "CPU kernels"). Here the output starts as the bias, and
+costs the product alone (benchmarks/bench_rows.py). Here the output starts as the bias, and
 the GEMM adds the product into it while it computes it.
 
 The BLAS is the one NumPy loaded, found among this process's mapped files; only OpenBLAS's
