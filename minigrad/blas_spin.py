@@ -1,4 +1,4 @@
-"""OpenBLAS's idle threads told to sleep sooner: set before NumPy loads OpenBLAS.
+"""OpenBLAS's idle threads told to sleep at once: set before NumPy loads OpenBLAS.
 
 After each product OpenBLAS's worker threads spin for 2^28 cycles (about 0.1 s; measured
 here: 130 ms of a core after a 2-thread product) before they sleep. A recurrent layer's
@@ -6,12 +6,17 @@ step loop runs minigrad's own kernel between BLAS calls, and its helper thread
 (backends/packed_matmul.py) would share a core with that spinning thread and gain
 nothing; under load a spinning thread is also what makes a step collapse
 (backends/threads.py). OpenBLAS reads ``OPENBLAS_THREAD_TIMEOUT`` once, when it loads, so
-minigrad sets it to 22 (2^22 cycles, about 1.5 ms) when it is imported before NumPy and
-the user has not set it: import minigrad first, or set the variable yourself, to get
-the helper thread. Measured on the main job's model at 2 threads, a training step took
-0.82-0.84x the time with 22 (or 18) and the helper as with OpenBLAS's default and none;
-the small word LM lost 7 % to 18 (the BLAS threads' wake-up on each small product),
-nothing to 22.
+minigrad sets it to 12 (2^12 cycles, about a microsecond) when it is imported before NumPy
+and the user has not set it: import minigrad first, or set the variable yourself, to get
+the helper thread. A setting up to 22 (about 1.5 ms) still leaves the helpers on.
+Measured: in the fourth session, a main-job step at 2 threads took 0.82-0.84x the time
+with 22 (or 18) and the helper as with OpenBLAS's default and none. In the fifth, with the
+LSTM's whole loops compiled (whose call follows the input projection's GEMM, so that a
+worker spinning for 1.5 ms held a core through most of the loop), 12 against 22 in loops of
+steps at 2 threads: main model 36.4 against 39.8 ms a step, LSTM H 512 50.1 against 54.5,
+GRU H 512 46.3 against 46.7; the small rows lost a little to the workers' wake-ups (RNN
+H 128 4.38 against 3.96 ms, word LM 3.79 against 3.57, GRU H 128 8.30 against 7.87), and
+in two paired bench_lstm runs each the word LM read 4.33 and 3.88 against 4.45 and 3.83.
 """
 from __future__ import annotations
 
@@ -20,7 +25,8 @@ import sys
 from typing import MutableMapping
 
 SPIN_VARIABLES = ("OPENBLAS_THREAD_TIMEOUT", "GOTO_THREAD_TIMEOUT")
-SHORT = 22  # log2 of the cycles an idle OpenBLAS thread spins: about 1.5 ms
+SHORT = 12  # log2 of the cycles an idle OpenBLAS thread spins: about a microsecond
+SHORT_ENOUGH = 22  # the longest spin (about 1.5 ms) with which the helpers still pay
 
 
 def shorten(environ: MutableMapping[str, str], numpy_loaded: bool) -> bool:
@@ -33,9 +39,10 @@ def shorten(environ: MutableMapping[str, str], numpy_loaded: bool) -> bool:
 
 
 def is_short(value: object) -> bool:
-    """Whether a timeout setting (OpenBLAS clamps it to 4..30) is the short spin or less."""
+    """Whether a timeout setting (OpenBLAS clamps it to 4..30) is short enough for the
+    helper threads (SHORT_ENOUGH or less)."""
     text = str(value).strip() if value is not None else ""
-    return text.isdigit() and int(text) <= SHORT
+    return text.isdigit() and int(text) <= SHORT_ENOUGH
 
 
 SHORT_SPIN: bool = shorten(os.environ, "numpy" in sys.modules)

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from minigrad.blas_spin import SHORT, is_short, shorten
+from minigrad.blas_spin import SHORT, SHORT_ENOUGH, is_short, shorten
 
 
 def test_set_before_numpy_loads():
@@ -32,7 +32,8 @@ def test_the_users_choice_stands(name, value, short):
 
 
 def test_is_short():
-    assert is_short(SHORT) and is_short(" 10 ") and not is_short(SHORT + 1)
+    assert is_short(SHORT) and is_short(" 10 ") and is_short(SHORT_ENOUGH)
+    assert not is_short(SHORT_ENOUGH + 1) and SHORT <= SHORT_ENOUGH
     assert not is_short(None) and not is_short("") and not is_short("-3")
 
 
