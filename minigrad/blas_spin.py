@@ -1,4 +1,4 @@
-"""OpenBLAS's idle threads told to sleep at once: set before NumPy loads OpenBLAS.
+"""OpenBLAS's idle threads told to sleep sooner: set before NumPy loads OpenBLAS.
 
 After each product OpenBLAS's worker threads spin for 2^28 cycles (about 0.1 s; measured
 here: 130 ms of a core after a 2-thread product) before they sleep. A recurrent layer's
@@ -6,17 +6,18 @@ step loop runs minigrad's own kernel between BLAS calls, and its helper thread
 (backends/packed_matmul.py) would share a core with that spinning thread and gain
 nothing; under load a spinning thread is also what makes a step collapse
 (backends/threads.py). OpenBLAS reads ``OPENBLAS_THREAD_TIMEOUT`` once, when it loads, so
-minigrad sets it to 12 (2^12 cycles, about a microsecond) when it is imported before NumPy
-and the user has not set it: import minigrad first, or set the variable yourself, to get
-the helper thread. A setting up to 22 (about 1.5 ms) still leaves the helpers on.
+minigrad sets it to 16 (2^16 cycles, about 20 us) when it is imported before NumPy and the
+user has not set it: import minigrad first, or set the variable yourself, to get the
+helper thread. A setting up to 22 (about 1.5 ms) still leaves the helpers on.
 Measured: in the fourth session, a main-job step at 2 threads took 0.82-0.84x the time
 with 22 (or 18) and the helper as with OpenBLAS's default and none. In the fifth, with the
-LSTM's whole loops compiled (whose call follows the input projection's GEMM, so that a
-worker spinning for 1.5 ms held a core through most of the loop), 12 against 22 in loops of
-steps at 2 threads: main model 36.4 against 39.8 ms a step, LSTM H 512 50.1 against 54.5,
-GRU H 512 46.3 against 46.7; the small rows lost a little to the workers' wake-ups (RNN
-H 128 4.38 against 3.96 ms, word LM 3.79 against 3.57, GRU H 128 8.30 against 7.87), and
-in two paired bench_lstm runs each the word LM read 4.33 and 3.88 against 4.45 and 3.83.
+LSTM's whole loops compiled (the loop's call follows the input projection's GEMM, so that a
+worker spinning for 1.5 ms held a core through most of it), loops of steps at 2 threads,
+22 against 16: main model 40.0 against 35.8 ms a step; an MLP (784-512-512-10, batch 256,
+Adam) 4.93 against 4.96; the word LM 3.53 against 3.71, RNN H 128 3.89 against 4.31, GRU
+H 128 7.88 against 8.10 (their BLAS workers now sleep between products and must be woken).
+Shorter still (12, about a microsecond) cost the MLP 11 % (4.85 against 5.42 ms): its workers
+slept between every two products.
 """
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ import sys
 from typing import MutableMapping
 
 SPIN_VARIABLES = ("OPENBLAS_THREAD_TIMEOUT", "GOTO_THREAD_TIMEOUT")
-SHORT = 12  # log2 of the cycles an idle OpenBLAS thread spins: about a microsecond
+SHORT = 16  # log2 of the cycles an idle OpenBLAS thread spins: about 20 us
 SHORT_ENOUGH = 22  # the longest spin (about 1.5 ms) with which the helpers still pay
 
 
