@@ -258,6 +258,29 @@ static inline std::intptr_t block_rows(std::intptr_t left, std::intptr_t most) {
     return (left + blocks - 1) / blocks;
 }
 
+// Calls block(std::integral_constant<int, size>()) for a size from 1 to R: the row count of
+// a block as a compile-time constant, so that its accumulators stay in registers.
+template <int R> struct RowCount {
+    template <typename Block> static void call(std::intptr_t size, const Block& block) {
+        if (size >= R) block(std::integral_constant<int, R>());
+        else RowCount<R - 1>::call(size, block);
+    }
+};
+template <> struct RowCount<1> {
+    template <typename Block> static void call(std::intptr_t, const Block& block) {
+        block(std::integral_constant<int, 1>());
+    }
+};
+
+// block(rows as above, first row) for `rows` rows in blocks of at most MOST (block_rows).
+template <int MOST, typename Block>
+static void each_row_block(std::intptr_t rows, const Block& block) {
+    for (std::intptr_t m = 0, size; m < rows; m += size) {
+        size = block_rows(rows - m, MOST);
+        RowCount<MOST>::call(size, [&](auto count) { block(count, m); });
+    }
+}
+
 // R rows of a BPTT step on one panel of PANEL hidden units: dh of the previous state =
 // dgates @ W_hh plus what reaches that state from outside (gh, gc); then, if there is a
 // step before (acts set), its gate gradients on the same units.
@@ -291,33 +314,15 @@ static void lstm_back_panel(const Job& j, std::intptr_t p) {
             }
         return;
     }
-    for (std::intptr_t m = 0, size; m < j.rows; m += size) {
-        size = block_rows(j.rows - m, ROWS);
-        switch (size) {
-            case 8: lstm_back_block<8>(j, m, p); break;
-            case 7: lstm_back_block<7>(j, m, p); break;
-            case 6: lstm_back_block<6>(j, m, p); break;
-            case 5: lstm_back_block<5>(j, m, p); break;
-            case 4: lstm_back_block<4>(j, m, p); break;
-            case 3: lstm_back_block<3>(j, m, p); break;
-            case 2: lstm_back_block<2>(j, m, p); break;
-            default: lstm_back_block<1>(j, m, p); break;
-        }
-    }
+    each_row_block<ROWS>(j.rows, [&](auto count, std::intptr_t m) {
+        lstm_back_block<decltype(count)::value>(j, m, p);
+    });
 }
 
 static void lstm_panel(const Job& j, std::intptr_t p) {
-    for (std::intptr_t m = 0, size; m < j.rows; m += size) {
-        size = block_rows(j.rows - m, GATE_ROWS);
-        switch (size) {
-            case 6: lstm_block<6>(j, m, p); break;
-            case 5: lstm_block<5>(j, m, p); break;
-            case 4: lstm_block<4>(j, m, p); break;
-            case 3: lstm_block<3>(j, m, p); break;
-            case 2: lstm_block<2>(j, m, p); break;
-            default: lstm_block<1>(j, m, p); break;
-        }
-    }
+    each_row_block<GATE_ROWS>(j.rows, [&](auto count, std::intptr_t m) {
+        lstm_block<decltype(count)::value>(j, m, p);
+    });
 }
 
 // One panel of a product: every row of a against panel p.
@@ -327,17 +332,11 @@ static void panel_product(const Job& j, std::intptr_t p) {
     for (; m + ROWS <= j.rows; m += ROWS)
         block<ROWS>(j.a + m * j.lda, j.lda, panel, j.depth, j.c + m * j.ldc + p * PANEL, j.ldc,
                     cols);
-    const T* at = j.a + m * j.lda;
-    T* ct = j.c + m * j.ldc + p * PANEL;
-    switch (j.rows - m) {  // the last rows: fewer than ROWS
-        case 7: block<7>(at, j.lda, panel, j.depth, ct, j.ldc, cols); break;
-        case 6: block<6>(at, j.lda, panel, j.depth, ct, j.ldc, cols); break;
-        case 5: block<5>(at, j.lda, panel, j.depth, ct, j.ldc, cols); break;
-        case 4: block<4>(at, j.lda, panel, j.depth, ct, j.ldc, cols); break;
-        case 3: block<3>(at, j.lda, panel, j.depth, ct, j.ldc, cols); break;
-        case 2: block<2>(at, j.lda, panel, j.depth, ct, j.ldc, cols); break;
-        case 1: block<1>(at, j.lda, panel, j.depth, ct, j.ldc, cols); break;
-    }
+    if (m == j.rows) return;
+    RowCount<ROWS - 1>::call(j.rows - m, [&](auto count) {  // the last rows: fewer than ROWS
+        block<decltype(count)::value>(j.a + m * j.lda, j.lda, panel, j.depth,
+                                      j.c + m * j.ldc + p * PANEL, j.ldc, cols);
+    });
 }
 
 // Rows [first, last) of group g of `rows`, with `groups` groups.
