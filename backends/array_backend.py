@@ -291,7 +291,8 @@ class ArrayBackend:
                 and -rows <= index.min() and index.max() < rows):
             xp.add.at(out, index, values)  # also the one that names a bad index
             return
-        flat = numpy.where(index < 0, index + rows, index).astype(numpy.int64).reshape(-1)
+        flat = numpy.where(index < 0, index + rows, index).astype(numpy.int64, copy=False)
+        flat = flat.reshape(-1)
         values = values.reshape(flat.shape + out.shape[1:])
         if row_scatter.add_rows_at(out, flat, values):
             return

@@ -3,8 +3,8 @@
 Why: per time step a recurrent layer multiplies a small ``a`` (batch rows) by the same
 weight, T times forward and T times back. BLAS copies ("packs") the weight into its
 kernel's layout on every call. Packed once into column panels, the plain loop below
-does each product without that copy: h (32, 256) times W_hh^T in 79 µs against OpenBLAS's
-130 µs on one thread, 58 against 79 µs on two (README, "CPU kernels", for the command; 2-core
+does each product without that copy: h (32, 256) times W_hh^T in 77 µs against OpenBLAS's
+123 µs on one thread, 58 against 78 µs on two (README, "CPU kernels", for the command; 2-core
 AVX-512 Xeon). Helper threads (as many as the BLAS has: backends/threads.py
 ``kernel_threads``) share a product's column panels with the caller; they pay only
 where OpenBLAS's idle threads do not spin on the other cores (minigrad/blas_spin.py).
