@@ -90,7 +90,8 @@ class Node:
         self.prim = prim
         self.edges = edges          # per input: upstream Node, leaf Tensor, or None
         self.args = args            # per input: array/constant the rules read, a Spec, or None
-        self.saved = saved          # per input: the saved Tensor or constant (create_graph)
+        self.saved = saved          # a Function's saved Tensors, for create_graph (else None:
+        #                             a primitive's inputs are found again through edges)
         self.out = out              # this node's output array, if a rule reads it
         self.params = params
         self.seq = next(clock)      # position on the tape
@@ -222,26 +223,92 @@ class Primitive:
             "Expected all tensors to be on the same device, but found at least two devices, "
             f"{first.device} and {second.device}! (when checking arguments for {self.name})")
 
-    def _record(self, inputs: tuple, args: list, edges: list, out: Any, params: dict,
-                backend: Any) -> Node:
-        if self._keeps_all:
-            kept, saved = args, inputs  # saved: the Tensors (and constants) themselves
-        elif self._keeps_none:
-            kept = saved = (None,) * len(args)
-        else:
-            kept, saved = [], []
-            for i, (v, a) in enumerate(zip(inputs, args)):
-                is_tensor = isinstance(v, Tensor)
-                if i in self.saves or not is_tensor:
-                    kept.append(a)
-                    saved.append(v)
-                else:
-                    kept.append(Spec(a) if self.saves_shapes else None)
-                    saved.append(None)
-        return Node(self, tuple(edges), kept, saved, out if self.saves_output else None,
-                    params, backend, out.shape, out.dtype)
+    def _kept(self, inputs: tuple, args: list) -> list:
+        """The arrays the rules read when only some inputs are saved: the others leave a
+        Spec (their shape) or nothing; constants always stay."""
+        return [a if i in self.saves or not isinstance(v, Tensor) else
+                Spec(a) if self.saves_shapes else None
+                for i, (v, a) in enumerate(zip(inputs, args))]
 
     def __call__(self, *inputs: Any, **params: Any) -> "Tensor":
+        # The short path: tensors of one device and dtype, and Python floats beside float
+        # tensors. Anything else (numbers to promote, lists, arrays, mixed dtypes, other
+        # devices, no tensor at all) is prepared by _prepare, with the same outcome.
+        backend = None
+        args = []
+        edges = []
+        needs_grad = False
+        floats = False
+        short = False
+        odd = _NOTHING
+        for value in inputs:
+            if type(value) is Tensor or isinstance(value, Tensor):
+                if backend is None:
+                    backend = value._backend
+                    dtype = value._data.dtype
+                elif value._backend is not backend or value._data.dtype is not dtype:
+                    break
+                args.append(value._data)
+                if value._requires_grad:
+                    needs_grad = True
+                    edges.append(value if value._node is None else value._node)
+                else:
+                    edges.append(None)
+            elif type(value) is float:
+                if backend is not None and dtype.kind == "f":  # x * 0.5: made a constant now
+                    args.append(_constant(value, dtype, backend))
+                else:  # before any tensor (1 - x), or beside integers: decided below
+                    floats = True
+                    args.append(value)
+                edges.append(None)
+            else:
+                break
+        else:  # every input fitted; now the dtypes' promotion rules
+            short = backend is not None and (dtype.kind == "f" or not floats and not (
+                self.true_divide and self.promotes is not None and dtype.kind != "c"))
+            if short and floats:
+                args = [_constant(a, dtype, backend) if type(a) is float else a for a in args]
+        if not short:
+            backend, args, edges, needs_grad, odd = self._prepare(inputs)
+        try:
+            out = self.forward(backend, *args, **params)
+        except (ValueError, TypeError, IndexError, OverflowError, AttributeError) as exc:
+            if isinstance(exc, AttributeError) and odd is _NOTHING:
+                raise  # not about the inputs: a bug, never relabelled
+            raise self._forward_error(exc, backend, args, params, odd) from exc
+        if odd is not _NOTHING and getattr(out, "dtype", None) == object:
+            raise self._odd_input(odd)  # NumPy made an array of Python objects of it
+        if self.moves_device:
+            backend = params["target"]
+        if type(out) is not backend.ndarray:
+            out = backend.xp.asarray(out)
+        t = object.__new__(Tensor)  # Tensor._wrap, inlined: this runs once per op
+        t._data = out
+        t._backend = backend
+        t.grad = None
+        t._version = 0
+        t._hooks = None
+        if needs_grad and grad_mode._mode.enabled:
+            t._requires_grad = True
+            if self._keeps_all:
+                kept = args
+            elif self._keeps_none:
+                kept = (None,) * len(args)
+            else:
+                kept = self._kept(inputs, args)
+            t._node = node = Node(self, tuple(edges), kept, None,
+                                  out if self.saves_output else None, params, backend,
+                                  out.shape, out.dtype)
+            if anomaly_mode.enabled:
+                node.trace = forward_trace()
+        else:
+            t._requires_grad = False
+            t._node = None
+        return t
+    def _prepare(self, inputs: tuple) -> tuple:
+        """(backend, arrays, edges, needs_grad, odd input) for any inputs: dtypes promoted
+        as PyTorch does, host arrays and lists moved to the tensors' device, numbers alone
+        made tensors, and what is neither tensor nor number kept to be named."""
         backend = None
         dtype = None
         args = []
@@ -300,30 +367,20 @@ class Primitive:
             args = [_constant(a, dtype, backend) if type(a) is float else a for a in args]
         if mixed:  # host arrays (and lists) go to the tensors' device, on every backend alike
             args = [backend.operand(a) for a in args]
+        return backend, args, edges, needs_grad, odd
+
+    def _forward_error(self, exc: Exception, backend: Any, args: list, params: dict,
+                       odd: Any) -> Exception:
+        """The forward's error as the user should see it: naming this op, and what does
+        not fit (an odd input, the call's signature, the input shapes)."""
+        if odd is not _NOTHING:
+            return self._odd_input(odd)
         try:
-            out = self.forward(backend, *args, **params)
-        except (ValueError, TypeError, IndexError, OverflowError, AttributeError) as exc:
-            # e.g. shapes that do not broadcast, a dtype NumPy has no loop for: say which op
-            # (and, for a call that does not fit the op's signature, what does not fit)
-            if odd is not _NOTHING:
-                raise self._odd_input(odd) from exc
-            if isinstance(exc, AttributeError):
-                raise  # not about the inputs: a bug, never relabelled
-            try:
-                inspect.signature(self.forward).bind(backend, *args, **params)
-            except TypeError as mismatch:
-                raise TypeError(f"{self.name}: {mismatch}") from exc
-            shapes = " and ".join(str(tuple(a.shape)) for a in args if backend.is_array(a))
-            raise renamed(self.name, exc, f" (input shapes {shapes})") from exc
-        if odd is not _NOTHING and getattr(out, "dtype", None) == object:
-            raise self._odd_input(odd)  # NumPy made an array of Python objects of it
-        t = Tensor._wrap(out, params["target"] if self.moves_device else backend)
-        if needs_grad and grad_mode._mode.enabled:
-            t._requires_grad = True
-            t._node = self._record(inputs, args, edges, t._data, params, t._backend)
-            if anomaly_mode.enabled:
-                t._node.trace = forward_trace()
-        return t
+            inspect.signature(self.forward).bind(backend, *args, **params)
+        except TypeError as mismatch:
+            return TypeError(f"{self.name}: {mismatch}")
+        shapes = " and ".join(str(tuple(a.shape)) for a in args if backend.is_array(a))
+        return renamed(self.name, exc, f" (input shapes {shapes})")
 
 
 # The builtin type an error from inside an op is raised again as (NumPy's own classes,

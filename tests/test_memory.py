@@ -120,3 +120,19 @@ def test_truncated_bptt_with_detach_keeps_memory_flat():
         if chunk in (4, 29):
             sizes.append(live_nodes())
     assert sizes[1] <= sizes[0], sizes
+
+
+def test_a_node_keeps_the_arrays_its_rules_read_not_the_input_tensors():
+    """A product saves both inputs' values; the intermediate Tensor objects themselves may
+    go (create_graph puts the arrays back on the tape through the node's edges)."""
+    x = mg.tensor(np.linspace(0.5, 1.5, 6).reshape(2, 3), requires_grad=True)
+    h = x * 3.0
+    y = h * h
+    tensor_ref, array_ref = weakref.ref(h), weakref.ref(h._data)
+    del h
+    gc.collect()
+    assert tensor_ref() is None and array_ref() is not None
+    (g,) = mg.grad(y.sum(), x, create_graph=True)  # d/dx (3x)^2 = 18 x
+    np.testing.assert_allclose(g.numpy(), 18 * x.numpy(), rtol=1e-6)
+    (gg,) = mg.grad(g.sum(), x)  # and again through the rebuilt inputs: 18
+    np.testing.assert_allclose(gg.numpy(), np.full((2, 3), 18.0), rtol=1e-6)

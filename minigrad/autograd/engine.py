@@ -13,7 +13,7 @@ from typing import Any, Optional, Sequence, Union
 
 from .. import grad_mode
 from ..gradient_sum import GradientSum
-from ..primitive import Node, memory_owner, writes
+from ..primitive import Node, Spec, memory_owner, writes
 from ..tensor import Tensor
 from .anomaly import check_gradients, is_anomaly_check_nan_enabled
 
@@ -118,11 +118,27 @@ def _as_tensors(node: Node) -> tuple:
     """The node's output and saved inputs as Tensors on the tape (for create_graph)."""
     out = None
     if node.out is not None:
-        out = Tensor._wrap(node.out, node.backend)
-        out._requires_grad = True
-        out._node = node
-    args = [v if isinstance(v, Tensor) else a for v, a in zip(node.saved, node.args)]
+        out = _on_tape(node.out, node, node.backend)
+    if node.saved is not None:  # a Function's saved tensors
+        args = [v if isinstance(v, Tensor) else a for v, a in zip(node.saved, node.args)]
+    else:  # a primitive's inputs: the arrays it read, put back on the tape by their edges
+        args = [_on_tape(a, edge, node.backend) for a, edge in zip(node.args, node.edges)]
     return out, args
+
+
+def _on_tape(array: Any, edge: Any, backend: Any) -> Any:
+    """``array``, read by a rule, as the Tensor it was made from: the leaf itself, a
+    Tensor of the node that made it, or one that needs no gradient. What is not an array
+    (a number, an unsaved input's Spec or None) stays as it is."""
+    if array is None or type(array) is Spec or not backend.is_array(array):
+        return array
+    if edge is not None and type(edge) is not Node:
+        return edge  # a leaf tensor
+    t = Tensor._wrap(array, backend)
+    if edge is not None:
+        t._requires_grad = True
+        t._node = edge
+    return t
 
 
 def _meta(edge: Any) -> tuple:
@@ -299,21 +315,24 @@ def run_backward(outputs: list, grad_outputs: list, retain_graph: bool, create_g
                     pg = joint[i]
                 elif rules is None:
                     pg = prim.vjp_all(xp, g, out, *args, index=i, **params)
+                elif i < len(rules) and rules[i] is not None:
+                    pg = rules[i](xp, g, out, *args, **params) if params else \
+                        rules[i](xp, g, out, *args)
                 else:
-                    rule = rules[i] if i < len(rules) else None
-                    pg = None if rule is None else rule(xp, g, out, *args, **params)
+                    continue  # not differentiable w.r.t. this input: zero gradient
                 if pg is None:
                     continue  # not differentiable w.r.t. this input: zero gradient
-                if type(edge) is Node:
+                is_node = type(edge) is Node
+                if is_node:
                     shape, dtype = edge.shape, edge.dtype
                 else:
                     shape, dtype = edge._data.shape, edge._data.dtype
-                if pg.shape != shape or pg.dtype != dtype:
+                if pg.shape != shape or pg.dtype is not dtype and pg.dtype != dtype:
                     pg = unbroadcast(pg, shape, dtype, xp if xp is not ops else None)
                 key = id(edge)
                 if key in pending:
                     receive(edge, pg)
-                elif type(edge) is Node:  # the common case, inlined: a first contribution
+                elif is_node:  # the common case, inlined: a first contribution
                     pending[key] = pg
                     heappush(heap, (-edge.seq, edge))
                 else:
