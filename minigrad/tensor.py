@@ -291,25 +291,25 @@ class Tensor:
 
     # -- arithmetic -------------------------------------------------------------
     def __add__(self, other: Any) -> "Tensor":
-        return ops.add(self, other)
+        return ops.add.binary(self, other)
 
     def __radd__(self, other: Any) -> "Tensor":
         return ops.add(other, self)
 
     def __sub__(self, other: Any) -> "Tensor":
-        return ops.subtract(self, other)
+        return ops.subtract.binary(self, other)
 
     def __rsub__(self, other: Any) -> "Tensor":
         return ops.subtract(other, self)
 
     def __mul__(self, other: Any) -> "Tensor":
-        return ops.multiply(self, other)
+        return ops.multiply.binary(self, other)
 
     def __rmul__(self, other: Any) -> "Tensor":
         return ops.multiply(other, self)
 
     def __truediv__(self, other: Any) -> "Tensor":
-        return ops.divide(self, other)
+        return ops.divide.binary(self, other)
 
     def __rtruediv__(self, other: Any) -> "Tensor":
         return ops.divide(other, self)
@@ -327,7 +327,7 @@ class Tensor:
         return ops.matmul(other, self)
 
     def __neg__(self) -> "Tensor":
-        return ops.negative(self)
+        return ops.negative.unary(self)
 
     def __pos__(self) -> "Tensor":
         return self

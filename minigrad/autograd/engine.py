@@ -246,11 +246,13 @@ def run_backward(outputs: list, grad_outputs: list, retain_graph: bool, create_g
             _accumulate(t, g, create_graph, handed_out)
         finished.add(id(t))
 
-    def finish_complete_leaves(node: Node) -> None:
-        """After ``node`` ran: finish the hooked leaves no remaining node contributes to."""
+    def finish_complete_leaves(node: Node, upcoming: Optional[Node]) -> None:
+        """After ``node`` ran: finish the hooked leaves no remaining node contributes to
+        (those still to run: the heap's and ``upcoming``)."""
         nonlocal to_come
         if to_come is None:  # the first hooked leaf: count what is still to come
-            to_come = _leaf_edges_to_come(heap)
+            to_come = _leaf_edges_to_come([n for _, n in heap] +
+                                          ([] if upcoming is None else [upcoming]))
             done = [t for t in hooked if to_come.get(id(t), 0) == 0]
         else:
             done = []
@@ -272,8 +274,15 @@ def run_backward(outputs: list, grad_outputs: list, retain_graph: bool, create_g
         receive(out._node if out._node is not None else out, g)
 
     with grad_mode.set_grad_enabled(create_graph):
-        while heap:
-            _, node = heappop(heap)
+        upcoming = None  # the next node when it is the latest of all: a chain skips the heap
+        while heap or upcoming is not None:
+            if upcoming is not None and (not heap or upcoming.seq > -heap[0][0]):
+                node = upcoming
+            else:
+                if upcoming is not None:
+                    heappush(heap, (-upcoming.seq, upcoming))
+                _, node = heappop(heap)
+            upcoming = None
             g = pending.pop(id(node))
             if type(g) is GradientSum:
                 g = g.total()
@@ -334,14 +343,20 @@ def run_backward(outputs: list, grad_outputs: list, retain_graph: bool, create_g
                     receive(edge, pg)
                 elif is_node:  # the common case, inlined: a first contribution
                     pending[key] = pg
-                    heappush(heap, (-edge.seq, edge))
+                    if upcoming is None:
+                        upcoming = edge
+                    elif edge.seq > upcoming.seq:
+                        heappush(heap, (-upcoming.seq, upcoming))
+                        upcoming = edge
+                    else:
+                        heappush(heap, (-edge.seq, edge))
                 else:
                     pending[key] = pg
                     leaves.append(edge)
                     if edge._hooks:
                         hooked.append(edge)
             if hooked:
-                finish_complete_leaves(node)
+                finish_complete_leaves(node, upcoming)
             if not retain_graph:
                 node.args = node.saved = node.out = None  # release the saved values
 
@@ -353,12 +368,12 @@ def run_backward(outputs: list, grad_outputs: list, retain_graph: bool, create_g
     return None
 
 
-def _leaf_edges_to_come(heap: list) -> dict:
-    """For each leaf, how many edges reach it from the nodes on ``heap`` and upstream of
-    them: the contributions it may still receive (iterative, like the walk)."""
+def _leaf_edges_to_come(nodes: list) -> dict:
+    """For each leaf, how many edges reach it from ``nodes`` (those still to run) and
+    upstream of them: the contributions it may still receive (iterative, like the walk)."""
     counts: dict = {}
     seen: set = set()
-    stack = [node for _, node in heap]
+    stack = list(nodes)
     while stack:
         node = stack.pop()
         if id(node) in seen:

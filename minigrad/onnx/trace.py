@@ -10,7 +10,9 @@ This file is the small adapter between the engine and the exporter, and the only
 :mod:`minigrad.onnx` that reads engine internals:
 
 - ``Primitive.__call__`` is wrapped while recording (calls from other threads pass through
-  unlogged, and one export records at a time);
+  unlogged, and one export records at a time), and the short paths that bypass it for
+  operators and elementwise methods (``Primitive.unary``, ``Primitive.binary``) go
+  through it instead;
 - a value is identified by its array (:func:`key`), so ``detach()`` and an in-place result
   that the tape recorded (the tensor takes the new array) stay the same value, and the
   index arrays inside a primitive's parameters are found as well;
@@ -140,6 +142,7 @@ class Recorder:
     def __exit__(self, *exc: Any) -> None:
         if self._original is not None:
             Primitive.__call__ = self._original  # type: ignore[method-assign]
+            Primitive.unary, Primitive.binary = self._short_paths  # type: ignore[method-assign]
             self._original = None
             for backend, name, fn in self._swapped:
                 setattr(backend, name, fn)
@@ -169,6 +172,9 @@ class Recorder:
             return out
 
         Primitive.__call__ = recording_call  # type: ignore[method-assign]
+        self._short_paths = Primitive.unary, Primitive.binary
+        Primitive.unary = Primitive.__call__  # type: ignore[method-assign]
+        Primitive.binary = Primitive.__call__  # type: ignore[method-assign]
         for backend in self.backends:
             for name in UNRECORDED:
                 fn = getattr(backend, name)
