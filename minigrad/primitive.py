@@ -301,31 +301,37 @@ class Primitive:
 
     def binary(self, x: Any, y: Any) -> "Tensor":
         """``x op y`` for the operators: a float tensor with a tensor of its device and
-        dtype, or with a Python float, goes straight to the forward (see :meth:`unary`);
-        anything else takes :meth:`__call__`."""
-        if type(x) is not Tensor or x._data.dtype.kind != "f":
-            return self(x, y)
-        backend = x._backend
-        a = x._data
-        if type(y) is Tensor:
-            b = y._data
-            if y._backend is not backend or b.dtype is not a.dtype:
+        dtype, or with a Python float on either side, goes straight to the forward (see
+        :meth:`unary`); anything else takes :meth:`__call__`."""
+        if type(x) is Tensor:
+            backend = x._backend
+            a = x._data
+            if a.dtype.kind != "f":
                 return self(x, y)
-            needs_grad = x._requires_grad or y._requires_grad
-            edge = (y if y._node is None else y._node) if y._requires_grad else None
-        elif type(y) is float:
-            b = _constant(y, a.dtype, backend)
-            needs_grad = x._requires_grad
-            edge = None
+            if type(y) is Tensor:
+                b = y._data
+                if y._backend is not backend or b.dtype is not a.dtype:
+                    return self(x, y)
+            elif type(y) is float:
+                b = _constant(y, a.dtype, backend)
+            else:
+                return self(x, y)
+        elif type(x) is float and type(y) is Tensor and y._data.dtype.kind == "f":
+            backend = y._backend
+            b = y._data
+            a = _constant(x, b.dtype, backend)
         else:
             return self(x, y)
         try:
             out = self.forward(backend, a, b)
         except (ValueError, TypeError, IndexError, OverflowError):
             return self(x, y)  # the general path says what is wrong, naming the op
-        return self._output(out, backend, [a, b], (
-            (x if x._node is None else x._node) if x._requires_grad else None, edge)
-            if needs_grad else None, {}, (x, y))
+        edge_x = (x if x._node is None else x._node) if type(x) is Tensor and \
+            x._requires_grad else None
+        edge_y = (y if y._node is None else y._node) if type(y) is Tensor and \
+            y._requires_grad else None
+        return self._output(out, backend, [a, b], None if edge_x is None and edge_y is None
+                            else (edge_x, edge_y), {}, (x, y))
 
     def _output(self, out: Any, backend: Any, args: list, edges: Optional[tuple],
                 params: dict, inputs: tuple) -> "Tensor":

@@ -294,25 +294,25 @@ class Tensor:
         return ops.add.binary(self, other)
 
     def __radd__(self, other: Any) -> "Tensor":
-        return ops.add(other, self)
+        return ops.add.binary(other, self)
 
     def __sub__(self, other: Any) -> "Tensor":
         return ops.subtract.binary(self, other)
 
     def __rsub__(self, other: Any) -> "Tensor":
-        return ops.subtract(other, self)
+        return ops.subtract.binary(other, self)
 
     def __mul__(self, other: Any) -> "Tensor":
         return ops.multiply.binary(self, other)
 
     def __rmul__(self, other: Any) -> "Tensor":
-        return ops.multiply(other, self)
+        return ops.multiply.binary(other, self)
 
     def __truediv__(self, other: Any) -> "Tensor":
         return ops.divide.binary(self, other)
 
     def __rtruediv__(self, other: Any) -> "Tensor":
-        return ops.divide(other, self)
+        return ops.divide.binary(other, self)
 
     def __pow__(self, other: Any) -> "Tensor":
         return ops.power(self, other)

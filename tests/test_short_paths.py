@@ -103,11 +103,13 @@ def test_operators_and_methods_on_float_tensors_skip_the_general_call(monkeypatc
         raise AssertionError("the general Primitive.__call__ was used")
     monkeypatch.setattr(Primitive, "__call__", general)
     y = ((x * w + x) / w - 0.5) * 2.0
+    y = 1.0 - (0.5 + 3.0 * (2.0 / (y + 4.0)))  # a float on the left: the reflected operators
     z = (-y).tanh().sigmoid().exp().log()
     monkeypatch.undo()
     z.sum().backward()
     expected = mg.tensor([[0.5, 1.0]], requires_grad=True)
-    ref = (-(((expected * w + expected) / w - 0.5) * 2.0)).tanh().sigmoid()
+    ref = ((expected * w + expected) / w - 0.5) * 2.0
+    ref = (-(1.0 - (0.5 + 3.0 * (2.0 / (ref + 4.0))))).tanh().sigmoid()
     ref.sum().backward()
     np.testing.assert_allclose(x.grad.numpy(), expected.grad.numpy(), rtol=1e-6)
 
