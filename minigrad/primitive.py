@@ -231,45 +231,9 @@ class Primitive:
                 for i, (v, a) in enumerate(zip(inputs, args))]
 
     def __call__(self, *inputs: Any, **params: Any) -> "Tensor":
-        # The short path: tensors of one device and dtype, and Python floats beside float
-        # tensors. Anything else (numbers to promote, lists, arrays, mixed dtypes, other
-        # devices, no tensor at all) is prepared by _prepare, with the same outcome.
-        backend = None
-        args = []
-        edges = []
-        needs_grad = False
-        floats = False
-        short = False
-        odd = _NOTHING
-        for value in inputs:
-            if type(value) is Tensor or isinstance(value, Tensor):
-                if backend is None:
-                    backend = value._backend
-                    dtype = value._data.dtype
-                elif value._backend is not backend or value._data.dtype is not dtype:
-                    break
-                args.append(value._data)
-                if value._requires_grad:
-                    needs_grad = True
-                    edges.append(value if value._node is None else value._node)
-                else:
-                    edges.append(None)
-            elif type(value) is float:
-                if backend is not None and dtype.kind == "f":  # x * 0.5: made a constant now
-                    args.append(_constant(value, dtype, backend))
-                else:  # before any tensor (1 - x), or beside integers: decided below
-                    floats = True
-                    args.append(value)
-                edges.append(None)
-            else:
-                break
-        else:  # every input fitted; now the dtypes' promotion rules
-            short = backend is not None and (dtype.kind == "f" or not floats and not (
-                self.true_divide and self.promotes is not None and dtype.kind != "c"))
-            if short and floats:
-                args = [_constant(a, dtype, backend) if type(a) is float else a for a in args]
-        if not short:
-            backend, args, edges, needs_grad, odd = self._prepare(inputs)
+        """Apply to any inputs (tensors, numbers, lists, arrays) and record the result;
+        operators and elementwise methods take :meth:`binary` and :meth:`unary` first."""
+        backend, args, edges, needs_grad, odd = self._prepare(inputs)
         try:
             out = self.forward(backend, *args, **params) if params else \
                 self.forward(backend, *args)

@@ -69,7 +69,7 @@ def add(input: Any, other: Any, *, alpha: Any = 1) -> Tensor:
     if isinstance(alpha, complex) and not _complex(input, other):
         raise TypeError("add: alpha must not be complex for operands that are not")
     scaled = _scaled("add", other, alpha)
-    out = ops.add(input, scaled)
+    out = ops.add.binary(input, scaled)
     return out if scaled is other else _in_dtype_of(out, input, other)
 
 
@@ -78,7 +78,7 @@ def sub(input: Any, other: Any, *, alpha: Any = 1) -> Tensor:
     if isinstance(alpha, complex) and not _complex(input, other):
         raise TypeError("sub: alpha must not be complex for operands that are not")
     scaled = _scaled("sub", other, alpha)
-    out = ops.subtract(input, scaled)
+    out = ops.subtract.binary(input, scaled)
     return out if scaled is other else _in_dtype_of(out, input, other)
 
 
@@ -86,7 +86,7 @@ subtract = sub
 
 
 def mul(input: Any, other: Any) -> Tensor:
-    return ops.multiply(input, other)
+    return ops.multiply.binary(input, other)
 
 
 multiply = mul
@@ -96,7 +96,7 @@ def div(input: Any, other: Any, *, rounding_mode: Optional[str] = None) -> Tenso
     """True division, or rounded toward zero ('trunc') / down ('floor'): the rounded forms
     carry no gradient, as in PyTorch."""
     if rounding_mode is None:
-        return ops.divide(input, other)
+        return ops.divide.binary(input, other)
     if rounding_mode not in ("trunc", "floor"):
         raise ValueError(f"div: rounding_mode must be None, 'trunc' or 'floor', got "
                          f"{rounding_mode!r}")
