@@ -226,9 +226,11 @@ class Primitive:
     def _kept(self, inputs: tuple, args: list) -> list:
         """The arrays the rules read when only some inputs are saved: the others leave a
         Spec (their shape) or nothing; constants always stay."""
-        return [a if i in self.saves or not isinstance(v, Tensor) else
-                Spec(a) if self.saves_shapes else None
-                for i, (v, a) in enumerate(zip(inputs, args))]
+        kept = list(args)
+        for i, v in enumerate(inputs):
+            if i not in self.saves and isinstance(v, Tensor):
+                kept[i] = Spec(kept[i]) if self.saves_shapes else None
+        return kept
 
     def __call__(self, *inputs: Any, **params: Any) -> "Tensor":
         """Apply to any inputs (tensors, numbers, lists, arrays) and record the result;

@@ -8,7 +8,6 @@ def as_index(index: Any) -> Any:
     """Replace Tensors inside an index by their arrays (integer or boolean). An index of
     plain ints gets a trailing ``...``, so that ``x[0]`` of a 1-d tensor is a 0-d view of
     ``x`` (as in PyTorch), not a copied scalar: ``x[0].add_(1)`` then writes into ``x``."""
-    from ..tensor import Tensor
     if type(index) is int:
         return index, Ellipsis
     if isinstance(index, Tensor):
@@ -87,7 +86,6 @@ def index_add(shape: Any, index: Any, values: Any) -> Any:
 def index_put(x: Any, index: Any, value: Any) -> Any:
     """``x`` with ``value`` written at ``index``, recorded: the gradient goes to ``value``
     at ``index`` and to ``x`` everywhere else (what ``t[index] = value`` records)."""
-    from ..tensor import Tensor, tensor
     from .elementwise import where
     from .shape import broadcast_to
     x = as_input("index_put", x)
@@ -108,3 +106,6 @@ def index_put(x: Any, index: Any, value: Any) -> Any:
         return where(Tensor._wrap(written, backend), placed, x)
     except (IndexError, TypeError, ValueError, RuntimeError) as exc:  # a value that does not fit
         raise renamed("index_put", exc, f" (tensor of shape {tuple(x.shape)})") from exc
+
+
+from ..tensor import Tensor, tensor  # noqa: E402  (defined before the ops load)

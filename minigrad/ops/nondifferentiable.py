@@ -11,7 +11,6 @@ from ..primitive import renamed
 
 def _unrecorded(name: str) -> Callable[..., Any]:
     def apply(*inputs: Any, **params: Any) -> Any:
-        from ..tensor import Tensor, tensor
         backend = None
         args = []
         for value in inputs:
@@ -66,3 +65,6 @@ round = _unrecorded("round")
 argmax = _unrecorded("argmax")
 argmin = _unrecorded("argmin")
 argsort = _unrecorded("argsort")
+
+
+from ..tensor import Tensor, tensor  # noqa: E402  (defined before the ops load)

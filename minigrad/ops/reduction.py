@@ -44,13 +44,15 @@ def _logsumexp_grad(xp, g, y, x, axis=None, keepdims=False):
     return xp.reshape(g, shape) * xp.exp(x - xp.reshape(y, shape))
 
 
+# The forwards call the arrays' methods: NumPy's module functions wrap the same reduction
+# in argument handling that costs more than summing a small array.
 _sum = primitive("sum", lambda xp, x, axis=None, keepdims=False:
-                 xp.sum(x, axis=axis, keepdims=keepdims), _sum_grad,
+                 x.sum(axis=axis, keepdims=keepdims), _sum_grad,
                  saves=(), saves_output=False, saves_shapes=True)
 _max = primitive("max", lambda xp, x, axis=None, keepdims=False:
-                 xp.max(x, axis=axis, keepdims=keepdims), _extremum_grad)
+                 x.max(axis=axis, keepdims=keepdims), _extremum_grad)
 _min = primitive("min", lambda xp, x, axis=None, keepdims=False:
-                 xp.min(x, axis=axis, keepdims=keepdims), _extremum_grad)
+                 x.min(axis=axis, keepdims=keepdims), _extremum_grad)
 _logsumexp = primitive("logsumexp", lambda xp, x, axis=None, keepdims=False:
                        xp.logsumexp(x, axis=axis, keepdims=keepdims), _logsumexp_grad)
 
@@ -127,5 +129,7 @@ def std(x: Any, axis: Axis = None, keepdims: bool = False, ddof: int = 0) -> Any
 
 
 def _as_tensor(x: Any) -> Any:
-    from ..tensor import Tensor, tensor
     return x if isinstance(x, Tensor) else tensor(x)
+
+
+from ..tensor import Tensor, tensor  # noqa: E402  (defined before the ops load)

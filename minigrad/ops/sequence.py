@@ -429,7 +429,6 @@ _PRIMITIVES = {name: joint_primitive(f"{name}_sequence", partial(_forward, kind)
 
 def _real_steps(x: Any, lengths: Any) -> Any:
     """(T, B, 1) booleans: True where step t of sequence b is real (t < lengths[b])."""
-    from ..tensor import Tensor, tensor
     lengths = lengths.to(x.device) if isinstance(lengths, Tensor) else \
         tensor(lengths, device=x.device)
     steps, batch = x.shape[0], x.shape[1]
@@ -500,3 +499,6 @@ def rnn_relu_sequence(x: Any, h0: Any, w_ih: Any, w_hh: Any, b_ih: Optional[Any]
                       reverse: bool = False) -> tuple:
     """One Elman layer with relu instead of tanh: ``(output, h_n)``."""
     return _sequence("rnn_relu", x, (h0,), w_ih, w_hh, b_ih, b_hh, lengths, reverse)
+
+
+from ..tensor import Tensor, tensor  # noqa: E402  (defined before the ops load)
