@@ -73,7 +73,10 @@ def shape_args(op: str, sizes: tuple) -> tuple:
     """``f(2, 3)``, ``f((2, 3))`` or ``f([2, 3])`` -> ``(2, 3)``."""
     if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)):
         sizes = tuple(sizes[0])
-    return tuple(as_int(s, f"{op}: size") for s in sizes)
+    for s in sizes:  # plain ints, the usual case, need no conversion (nor a message built)
+        if type(s) is not int:
+            return tuple(as_int(s, f"{op}: size") for s in sizes)
+    return sizes
 
 
 def sizes_or_keyword(op: str, sizes: tuple, name: str, value: Any) -> tuple:

@@ -14,7 +14,7 @@ from .common import as_tensor, integer_index
 def reshape(input: Any, *sizes: Any, shape: Any = None) -> Tensor:
     """The same elements in ``sizes`` (one of them may be -1: whatever is left)."""
     target = sizes_or_keyword("reshape", sizes, "shape", shape)
-    if any(s < -1 for s in target):
+    if target and min(target) < -1:
         raise ValueError(f"reshape: invalid size {min(target)} in shape {target}")
     return ops.reshape(as_tensor(input), target)
 

@@ -60,12 +60,20 @@ _pad = primitive(
 
 
 def _shape_arg(shape: Any) -> tuple:
-    return (shape,) if isinstance(shape, int) else tuple(int(s) for s in shape)
+    if isinstance(shape, int):
+        return (shape,)
+    if type(shape) is tuple:
+        for s in shape:
+            if type(s) is not int:
+                break
+        else:
+            return shape  # a tuple of ints already, as callers mostly pass
+    return tuple(int(s) for s in shape)
 
 
 def reshape(x: Any, shape: Any) -> Any:
     shape = _shape_arg(shape)
-    if tuple(x.shape) == shape:
+    if x.shape == shape:
         return x
     try:
         return _reshape(x, shape=shape)
