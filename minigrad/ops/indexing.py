@@ -19,6 +19,9 @@ def as_index(index: Any) -> Any:
     return index
 
 
+_PLAIN_INDEX = (int, slice, type(None), type(Ellipsis))
+
+
 def check_masks(shape: tuple, index: Any, op: str) -> None:
     """PyTorch's IndexError for a bool mask whose shape differs from the dims it covers
     (NumPy takes an empty mask against a dim of any size), and for a float index (whose
@@ -26,6 +29,12 @@ def check_masks(shape: tuple, index: Any, op: str) -> None:
     (deprecated) but positions to NumPy, is refused. ``index`` is as_index's."""
     if not isinstance(index, tuple) and getattr(index, "dtype", None) is None:
         return  # an int or a slice, the common case: nothing to check
+    if isinstance(index, tuple):
+        for item in index:
+            if type(item) not in _PLAIN_INDEX:
+                break
+        else:
+            return  # ints, slices, None and ...: nothing to check either
     items = index if isinstance(index, tuple) else (index,)
     dtypes = [getattr(i, "dtype", None) for i in items]
     if "uint8" in dtypes:
