@@ -14,6 +14,7 @@ hook watches the states, and when ``fused`` is set to False.
 from __future__ import annotations
 
 import math
+import sys
 from typing import Any, Callable, Optional, Sequence, Union
 
 import minigrad as mg
@@ -456,8 +457,10 @@ class RNNBase(Module):
         return x * keep
 
     def _weights(self, suffix: str) -> tuple:
-        """(weight_ih, weight_hh, bias_ih, bias_hh) of one layer and direction."""
-        return tuple(getattr(self, name + suffix, None)
+        """(weight_ih, weight_hh, bias_ih, bias_hh) of one layer and direction. The names are
+        interned: CPython's attribute cache keeps a reference to each name looked up, so a
+        fresh string per call would hold a little more memory every step for a while."""
+        return tuple(getattr(self, sys.intern(name + suffix), None)
                      for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
 
     def _direction(self, x: mg.Tensor, layer: int, direction: int, suffix: str,
