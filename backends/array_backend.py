@@ -15,7 +15,7 @@ import numpy
 
 from minigrad.device import backend_device
 
-from . import (blas_gemm, compiled_kernel, optimizer_kernels, overflow, packed_matmul,
+from . import (blas_gemm, compiled_kernel, float_errors, optimizer_kernels, packed_matmul,
                row_scatter, softmax_rows, threads)
 from .recurrent_kernels import build as build_recurrent_kernels
 
@@ -114,7 +114,7 @@ class ArrayBackend:
         if self._errstate is None:  # no floating-point warnings to silence (CuPy)
             out = self.xp.exp(-x)
         else:
-            out = overflow.ignoring_overflow(self.xp.exp, -x)
+            out = float_errors.ignoring_overflow(self.xp.exp, -x)
         if type(out) is not self.ndarray:  # a 0-d input gives a scalar: nothing to reuse
             return 1 / (1 + out)
         out += 1

@@ -24,6 +24,7 @@ code, so that code written against NumPy habits fails here as it would on a GPU:
 """
 from __future__ import annotations
 
+import functools
 import math
 import os
 import types
@@ -31,25 +32,10 @@ from typing import Any, Callable
 
 import numpy
 
-from . import host_sync
+from . import float_errors, host_sync
 
 # -- floating-point warnings off, cheaply (a GPU sets no error flags) -------------------
-try:  # NumPy >= 2: the error state is a context variable; swapping it costs ~0.1 us
-    from numpy._core import umath as _umath
-    _ERRSTATE, _IGNORE = _umath._extobj_contextvar, _umath._make_extobj(all="ignore")
-except (ImportError, AttributeError):  # older NumPy: its (slower) context manager
-    _ERRSTATE = _IGNORE = None
-
-
-def _quiet(fn: Callable, *args: Any, **kwargs: Any) -> Any:
-    if _ERRSTATE is None:
-        with numpy.errstate(all="ignore"):
-            return fn(*args, **kwargs)
-    token = _ERRSTATE.set(_IGNORE)
-    try:
-        return fn(*args, **kwargs)
-    finally:
-        _ERRSTATE.reset(token)
+_quiet = functools.partial(float_errors.ignoring, "all")
 
 
 def _strict() -> bool:

@@ -1,11 +1,11 @@
-"""backends/overflow.py: NumPy's overflow warning off around one call, the user's other
+"""backends/float_errors.py: NumPy's overflow warning off around one call, the user's other
 floating-point settings left as they are, before, during and after."""
 import warnings
 
 import numpy as np
 import pytest
 
-from minigrad.backends.overflow import ignoring_overflow
+from minigrad.backends.float_errors import ignoring_overflow
 
 BIG = np.array([-1000.0, 0.0], dtype=np.float32)
 

@@ -1,4 +1,5 @@
-"""NumPy's overflow warning switched off around one call, at a fraction of errstate's cost.
+"""NumPy's floating-point warnings switched off around one call, at a fraction of
+errstate's cost.
 
 ``numpy.errstate`` builds a new settings object on every entry: about 1 µs, three
 times a 256-element ``exp``, and a sigmoid pays it once per call. NumPy 2 keeps its
@@ -9,6 +10,7 @@ Where that variable is not there (another NumPy), ``errstate`` does the same.
 """
 from __future__ import annotations
 
+import functools
 from typing import Any, Callable
 
 import numpy
@@ -18,23 +20,26 @@ try:  # NumPy 2's home of the settings; not public, so only used when present
 except ImportError:  # pragma: no cover - NumPy 1.x or a future layout
     _extobj_contextvar = _make_extobj = None
 
-# (settings in force, the same with overflow ignored): one tuple, replaced whole, so a
-# thread reading it never pairs one call's settings with another's quiet version
-_quiet_for: tuple = (None, None)
+# which -> (settings in force, the same with `which` ignored): each entry a tuple replaced
+# whole, so a thread reading it never pairs one call's settings with another's quiet version
+_quiet_for: dict = {}
 
 
-def ignoring_overflow(fn: Callable[..., Any], *args: Any) -> Any:
-    """``fn(*args)`` with floating-point overflow neither warned about nor raised."""
-    global _quiet_for
+def ignoring(which: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """``fn(*args, **kwargs)`` with the floating-point errors ``which`` ("over", "all", ...:
+    errstate's keywords) neither warned about nor raised."""
     if _extobj_contextvar is None:
-        with numpy.errstate(over="ignore"):
-            return fn(*args)
+        with numpy.errstate(**{which: "ignore"}):
+            return fn(*args, **kwargs)
     current = _extobj_contextvar.get()
-    cached = _quiet_for
-    if cached[0] is not current:
-        cached = _quiet_for = (current, _make_extobj(over="ignore"))
+    cached = _quiet_for.get(which)
+    if cached is None or cached[0] is not current:
+        cached = _quiet_for[which] = (current, _make_extobj(**{which: "ignore"}))
     token = _extobj_contextvar.set(cached[1])
     try:
-        return fn(*args)
+        return fn(*args, **kwargs)
     finally:
         _extobj_contextvar.reset(token)
+
+
+ignoring_overflow = functools.partial(ignoring, "over")  # exp's overflow to inf in a sigmoid
