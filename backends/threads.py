@@ -15,9 +15,10 @@ So the engine calls :func:`tick` around its BLAS work. At most every
 runnable long enough since the last decision (time asleep does not count, so a
 training loop that pauses between steps still gets decisions). Where n + m runnable tasks share
 ``cores`` cores fairly, a task waits 1 - cores / (n + m) of the time, so the
-wait tells how many competitors (m) there are and how many threads fit beside
-them. When nothing waits, the policy probes the full thread count again, after a
-back-off that doubles while probes keep failing. The first window is not judged: a
+wait tells how many competitors (m) there are, and so which thread count gets the most
+work done beside them (:func:`best_count`): the threads that fit, or, where not even one
+fits, sometimes more. When nothing waits, the policy probes the full thread count again,
+after a back-off that doubles while probes keep failing. The first window is not judged: a
 process's start (imports, threads starting) makes it wait for a core on a quiet machine.
 Between looks :func:`tick` costs one clock read and one comparison: no system calls on the
 hot path.
@@ -30,6 +31,7 @@ thread count set through ``OPENBLAS_NUM_THREADS``, ``OMP_NUM_THREADS``,
 """
 from __future__ import annotations
 
+import math
 import os
 import threading
 import time
@@ -69,11 +71,46 @@ def competitors(waiting: float, threads: int, cores: int) -> float:
     return max(0.0, cores / share - threads)
 
 
-def fitting(waiting: float, threads: int, cores: int) -> int:
-    """How many threads fit beside the competitors: between 1 and ``threads`` - 1
-    (the caller asks only when ours wait, so fewer than now)."""
-    room = round(cores - competitors(waiting, threads, cores))
-    return max(1, min(threads - 1, room))
+PARTNER_SHARE = 0.7     # of its fair share a thread gets done when its partners wait for cores
+LEAST_SHARE = 1 / 3     # the smallest fair share of a core a thread is given partners at
+
+
+def throughput(threads: int, others: float, cores: int, partner: float) -> float:
+    """Cores' worth of work ``threads`` of ours get done beside ``others`` runnable tasks.
+
+    With room they run whole. Without, each thread runs its fair share of the time and
+    loses part of it waiting: a product's threads wait for one another at its end, so one
+    that the scheduler has set aside holds up the rest. The model keeps ``partner`` of the
+    work for each thread beyond the first. Measured on 2 cores (the main job's step,
+    OpenBLAS's idle threads sleeping after ~20 us, bench_lstm.py --load): two threads got
+    0.6 of their share's work done beside one busy competitor (82 ms a step, against 66 ms
+    for one thread), 0.8 beside two (81 against 95 ms), and tied with one thread beside
+    four (a third of a core each). 0.7 puts the switch between one and two competitors;
+    below a third of a core per thread, not measured, one thread is kept."""
+    if threads + others <= cores:
+        return float(threads)
+    share = cores / (threads + others)
+    if threads > 1 and share < LEAST_SHARE:
+        return 0.0
+    return threads * share * partner ** (threads - 1)
+
+
+def best_count(waiting: float, threads: int, cores: int, most: int,
+               partner: float = PARTNER_SHARE) -> int:
+    """The thread count (1 to ``most``) that gets the most work done beside the
+    competitors that make ``threads`` of ours wait this fraction of the time; on a tie,
+    the fewer. With ``partner`` 0 (OpenBLAS's idle threads spinning, which collapses a
+    step under load), only the threads that fit.
+
+    Competitors are counted whole: the estimate reads low where some of our threads are
+    not always runnable (measured: one busy competitor beside the main job's two threads
+    reads as 0.5-0.7, as the step's single-threaded parts do not wait; two read as 2.0)."""
+    others = math.floor(competitors(waiting, threads, cores) + 0.5)
+    best = 1
+    for count in range(2, most + 1):
+        if throughput(count, others, cores, partner) > throughput(best, others, cores, partner):
+            best = count
+    return best
 
 
 class Policy:
@@ -82,8 +119,9 @@ class Policy:
     ``look(now)`` is called at most every WINDOW seconds; it returns when to look next."""
 
     def __init__(self, most: int, cores: int, read: Reading,
-                 apply: Callable[[int], None], current: Callable[[], int]) -> None:
-        self.most, self.cores = most, cores
+                 apply: Callable[[int], None], current: Callable[[], int],
+                 partner: float = PARTNER_SHARE) -> None:
+        self.most, self.cores, self.partner = most, cores, partner
         self.read, self.apply, self.current = read, apply, current
         self.threads = most
         self.active = True
@@ -116,11 +154,13 @@ class Policy:
 
     def _decide(self, now: float, waiting: float) -> None:
         if waiting > OVERSUBSCRIBED:
-            if self.probing:
-                self.backoff = min(2 * self.backoff, MAX_BACKOFF)
+            best = best_count(waiting, self.threads, self.cores, self.most, self.partner)
+            if self.probing:  # the full count failed, or held beside competitors
+                self.backoff = FIRST_BACKOFF if best == self.most else \
+                    min(2 * self.backoff, MAX_BACKOFF)
             self.probing = False
-            if self.threads > 1:
-                self._set(fitting(waiting, self.threads, self.cores))
+            if best != self.threads:
+                self._set(best)
             self.probe_at = now + self.backoff  # probe only after this long without waiting
             return
         if self.probing:  # the full count ran a whole window without waiting
@@ -197,7 +237,8 @@ def _start() -> Optional[Policy]:
     if most < 2:
         return None
     return Policy(most, cores, _read_schedstat, apply,
-                  lambda: min(lib.num_threads for lib in blas))
+                  lambda: min(lib.num_threads for lib in blas),
+                  PARTNER_SHARE if blas_spin.SHORT_SPIN else 0.0)
 
 
 def _forget() -> None:

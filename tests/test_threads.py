@@ -11,7 +11,7 @@ import pytest
 import minigrad as mg
 from minigrad.backends import threads
 from minigrad.backends.threads import (FIRST_BACKOFF, MAX_BACKOFF, RUNNABLE, WINDOW, Policy,
-                                       competitors, configured, fitting)
+                                       best_count, competitors, configured, throughput)
 
 
 class Scheduler:
@@ -57,14 +57,36 @@ def test_competitors_explain_the_waiting(waiting, threads, cores, expected):
 
 
 @pytest.mark.parametrize("waiting, threads, cores, expected", [
-    (1 / 3, 2, 2, 1),          # one competitor on two cores: one thread fits
-    (1 / 2, 2, 2, 1),          # never fewer than one
-    (1 - 16 / 19, 16, 16, 13),  # three competitors on sixteen cores
-    (0.11, 4, 4, 3),           # waiting at all means at least one thread fewer
+    (1 / 3, 2, 2, 1),          # one competitor on two cores: one thread fits, and does more
+    (0, 1, 2, 1),              # ... then nothing waits
+    (1 / 2, 2, 2, 2),          # two competitors: two threads get a core, one only 2/3
+    (1 / 3, 1, 2, 2),          # the same seen from one thread
+    (2 / 3, 2, 2, 2),          # four competitors: a third of a core each, still worth it
+    (0.75, 2, 2, 1),           # six: below a third of a core, one thread
+    (1 - 16 / 19, 16, 16, 13),  # three competitors on sixteen cores: thirteen fit
+    (0.11, 4, 4, 4),           # half a competitor: counted as none, every thread fits
+    (0.2, 2, 2, 1),            # 0.5: counted as one (one busy competitor reads so)
+    (0.2, 4, 4, 3),
     (0.99, 8, 8, 1),           # the fraction is capped: no division by zero
 ])
-def test_fitting_threads(waiting, threads, cores, expected):
-    assert fitting(waiting, threads, cores) == expected
+def test_best_thread_count(waiting, threads, cores, expected):
+    assert best_count(waiting, threads, cores, most=max(threads, 2)) == expected
+
+
+@pytest.mark.parametrize("waiting, threads, cores, expected", [
+    (1 / 2, 2, 2, 1),          # spinning idle threads: never more than fit
+    (1 / 3, 1, 2, 1),
+    (1 - 16 / 19, 16, 16, 13),
+])
+def test_without_short_spins_only_the_threads_that_fit(waiting, threads, cores, expected):
+    assert best_count(waiting, threads, cores, most=max(threads, 2), partner=0.0) == expected
+
+
+def test_throughput_model():
+    assert throughput(2, 0.0, 2, 0.7) == 2.0                 # room: whole threads
+    assert throughput(1, 2.0, 2, 0.7) == pytest.approx(2 / 3)  # a fair share of the cores
+    assert throughput(2, 2.0, 2, 0.7) == pytest.approx(0.7)    # ... less what partners lose
+    assert throughput(2, 6.0, 2, 0.7) == 0.0                 # below a third of a core each
 
 
 # -- the decisions -----------------------------------------------------------------------
@@ -90,7 +112,7 @@ def test_one_competitor_on_two_cores_leaves_one_thread():
 
 def test_probes_the_full_count_after_the_backoff_and_keeps_it_when_nobody_waits():
     s = Scheduler()
-    s.window(waiting=0.5)
+    s.window(waiting=1 / 3)
     dropped_at = s.now
     while s.now + WINDOW < dropped_at + FIRST_BACKOFF:
         s.window(waiting=0.0)
@@ -118,12 +140,36 @@ def test_failed_probes_double_the_backoff_up_to_its_cap():
 
 def test_waiting_even_with_one_thread_postpones_the_probe():
     s = Scheduler()
-    s.window(waiting=0.5)
+    s.window(waiting=1 / 3)
     for _ in range(int(4 * FIRST_BACKOFF / WINDOW)):
-        s.window(waiting=0.4)        # two competitors: no room even for one thread
+        s.window(waiting=0.15)       # more than one competitor, not two: one thread
     assert s.applied == [1]
     s.window(waiting=0.0)
     assert s.applied == [1]          # a back-off of quiet is needed first
+
+
+def test_two_competitors_on_two_cores_keep_both_threads():
+    s = Scheduler()
+    s.window(waiting=1 / 2)          # four tasks on two cores: a core between our two
+    assert s.applied == [] and s.policy.threads == 2
+    s.window(waiting=1 / 3)          # one competitor left: one thread
+    assert s.applied == [1]
+    s.window(waiting=1 / 3)          # two again, seen from one thread: both
+    assert s.applied == [1, 2] and s.policy.threads == 2
+
+
+def test_a_probe_that_holds_beside_competitors_resets_the_backoff():
+    s = Scheduler()
+    s.window(waiting=1 / 3)
+    for _ in range(3):               # failed probes: the back-off grows
+        while s.policy.threads == 1:
+            s.window(waiting=0.0)
+        s.window(waiting=1 / 3)
+    assert s.policy.backoff == 8 * FIRST_BACKOFF
+    while s.policy.threads == 1:
+        s.window(waiting=0.0)
+    s.window(waiting=1 / 2)          # the probe meets two competitors: both threads stay
+    assert s.policy.threads == 2 and s.policy.backoff == FIRST_BACKOFF
 
 
 def test_time_asleep_does_not_count_towards_a_decision():
@@ -268,5 +314,5 @@ def test_blas_threads_follow_the_policy(monkeypatch):
     scheduler = Scheduler(most=2, cores=2)
     monkeypatch.setattr(threads, "_policy", scheduler.policy)
     assert threads.blas_threads() == 2
-    scheduler.window(waiting=0.5)  # competitors: down to one thread
+    scheduler.window(waiting=1 / 3)  # a competitor: down to one thread
     assert threads.blas_threads() == 1
