@@ -367,9 +367,12 @@ def _picked(log_probs: Tensor, target: Tensor, weight: Optional[Tensor], ignore_
 
 
 def _weighted_reduce(loss: Tensor, w_t: Tensor, reduction: str, name: str) -> Tensor:
-    """'mean' divides by the total weight of the non-ignored targets, as PyTorch."""
+    """'mean' divides by the total weight of the non-ignored targets, as PyTorch: nan
+    when that is 0 (every target ignored), with no gradient (not 0 / 0's nan) and unwarned."""
     if reduction == "mean":
-        return loss.sum() / w_t.sum()
+        total = w_t.sum()
+        counted = total != 0
+        return mg.where(counted, loss.sum() / mg.where(counted, total, 1.0), float("nan"))
     return _reduce(loss, reduction, name)
 
 

@@ -105,3 +105,35 @@ def test_second_derivative_against_pytorch():
                                 create_graph=True)
     (tg * tg).sum().backward()
     np.testing.assert_allclose(a.grad.numpy(), t.grad.numpy(), rtol=1e-10, atol=1e-12)
+
+
+EVERY_PATH = [{}, {"weight": np.linspace(0.5, 1.5, 5)}, {"label_smoothing": 0.1}]
+
+
+@pytest.mark.parametrize("options", EVERY_PATH, ids=["fused", "weighted", "smoothed"])
+@pytest.mark.parametrize("create_graph", [False, True])
+def test_every_target_ignored_gives_nan_and_no_gradient_quietly(options, create_graph):
+    """PyTorch's mean over no targets: nan (0 / 0), and zero gradients, not 0 / 0's nan."""
+    x, target = logits_and_targets(ignored=range(6))
+    if "weight" in options:
+        options = {"weight": mg.tensor(options["weight"])}
+    a = mg.tensor(x, requires_grad=True)
+    with np.errstate(all="raise"):  # no NumPy warning on the way
+        loss = F.cross_entropy(a, mg.tensor(target), **options)
+        (grad,) = mg.autograd.grad(loss, [a], create_graph=create_graph)
+    assert np.isnan(loss.item()) and loss.dtype == mg.float64
+    assert np.array_equal(grad.numpy(), np.zeros_like(x))
+
+
+@pytest.mark.parametrize("options", EVERY_PATH, ids=["fused", "weighted", "smoothed"])
+def test_every_target_ignored_against_pytorch(options):
+    torch = pytest.importorskip("torch")
+    x, target = logits_and_targets(ignored=range(6))
+    a, t = mg.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    mine = {k: mg.tensor(v) if k == "weight" else v for k, v in options.items()}
+    theirs = {k: torch.tensor(v) if k == "weight" else v for k, v in options.items()}
+    F.cross_entropy(a, mg.tensor(target), **mine).backward()
+    expected = torch.nn.functional.cross_entropy(t, torch.tensor(target), **theirs)
+    expected.backward()
+    assert np.isnan(expected.item())
+    np.testing.assert_array_equal(a.grad.numpy(), t.grad.numpy())

@@ -44,14 +44,18 @@ def _forward(xp: Any, x: Any, target: Any, saved: Saved, ignore_index: int = -10
     if reduction == "none":
         return losses
     total = xp.sum(losses)
-    return total / xp.sum(valid, dtype=x.dtype) if reduction == "mean" else total
+    if reduction == "sum":
+        return total
+    count = xp.sum(valid, dtype=x.dtype)  # every target ignored: nan, PyTorch's 0 / 0, unwarned
+    return xp.where(count > 0, total / xp.maximum(count, 1), float("nan")).astype(x.dtype)
 
 
 def _row_weights(xp: Any, g: Any, valid: Any, reduction: str, dtype: Any) -> Any:
-    """Each row's share of the upstream gradient: 0 where the target is ignored."""
+    """Each row's share of the upstream gradient: 0 where the target is ignored (all 0,
+    as in PyTorch, when every target is)."""
     w = valid.astype(dtype)
     if reduction == "mean":
-        w = w / xp.sum(w)
+        w = w / xp.maximum(xp.sum(w), 1)
     return g * w
 
 
