@@ -2,9 +2,8 @@
 
 ``BCELoss`` takes probabilities (after a sigmoid); prefer ``BCEWithLogitsLoss``, which takes
 logits and never loses precision near 0 and 1. As in PyTorch, its logarithms are floored at
--100 so a probability of exactly 0 or 1 gives a finite loss. The floor is flat, so a floored
-term adds no gradient; PyTorch's hand-written backward returns ±1e12 there instead (and 0
-where input and target are both 0 or both 1). Elsewhere the gradients agree.
+-100 so a probability of exactly 0 or 1 gives a finite loss, and its gradient is PyTorch's
+formula (minigrad/ops/binary_cross_entropy.py).
 """
 from __future__ import annotations
 
@@ -16,15 +15,6 @@ from .functional import _REDUCTIONS, _as_tensor, _reduce
 from .loss import _Loss, _optional_tensor
 
 __all__ = ["BCELoss", "KLDivLoss"]
-
-_LOG_FLOOR = -100.0
-
-
-def _floored_log(p: mg.Tensor) -> mg.Tensor:
-    """max(log p, -100), with a zero gradient (not 0·∞ = NaN) at p = 0."""
-    positive = p > 0
-    logs = mg.log(mg.where(positive, p, 1.0))
-    return mg.where(positive, logs, _LOG_FLOOR).clamp(min=_LOG_FLOOR)
 
 
 def binary_cross_entropy(input: mg.Tensor, target: Any, weight: Optional[mg.Tensor] = None,
@@ -38,7 +28,7 @@ def binary_cross_entropy(input: mg.Tensor, target: Any, weight: Optional[mg.Tens
     if not bool(((input >= 0) & (input <= 1)).all()):
         raise ValueError(f"{name}: every element of input must be a probability in [0, 1] "
                          f"(apply a sigmoid, or use binary_cross_entropy_with_logits)")
-    loss = -(target * _floored_log(input) + (1.0 - target) * _floored_log(1.0 - input))
+    loss = mg.ops.binary_cross_entropy(input, target)
     if weight is not None:
         loss = loss * weight
     return _reduce(loss, reduction, name)

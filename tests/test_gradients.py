@@ -368,6 +368,16 @@ def test_softmax_cross_entropy(data):
     assert mg.gradgradcheck(loss, [leaf(x)])
 
 
+@given(st.data())
+def test_binary_cross_entropy(data):
+    """Inside (0, 1), away from the floors and PyTorch's 1e-12, the rule is the derivative."""
+    shape = data.draw(shapes())
+    x = data.draw(values(shape, 0.05, 0.95))
+    y = data.draw(values(shape, 0.0, 1.0))
+    check(lambda a, b: mg.ops.binary_cross_entropy(a, b), x, y)
+    assert mg.gradgradcheck(lambda a, b: mg.ops.binary_cross_entropy(a, b), [leaf(x), leaf(y)])
+
+
 def test_max_ties_share_the_gradient():
     x = leaf([[1.0, 3.0, 3.0], [2.0, 2.0, 2.0]])
     x.amax(axis=1).sum().backward()
@@ -578,6 +588,7 @@ def test_to_backend(second_numpy_backend, shape, data):
 
 GRADIENT_TESTS = {
     "softmax_cross_entropy": test_softmax_cross_entropy,
+    "binary_cross_entropy": test_binary_cross_entropy,
     "add": test_add,
     "subtract": test_subtract,
     "multiply": test_multiply,

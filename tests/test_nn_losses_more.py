@@ -170,21 +170,37 @@ def test_binary_cross_entropy_matches_torch(reduction, weight_shape):
     assert list(module.state_dict()) == ([] if w is None else ["weight"])
 
 
-def test_binary_cross_entropy_at_0_and_1_is_floored_like_torch():
-    """log 0 is floored at -100 (so the loss is at most 100), as PyTorch. The floor is flat,
-    so a floored term adds no gradient: the gradient is that of the other term, finite
-    (PyTorch's hand-written backward returns ±1e12, or 0 where the target equals 0 or 1)."""
+EDGES = (np.array([0.0, 1.0, 0.0, 1.0, 1e-50, 0.5, 1e-13, 1.0 - 1e-9]),
+         np.array([1.0, 0.0, 0.0, 1.0, 1.0, 0.5, 0.0, 0.3]))
+
+
+def test_binary_cross_entropy_at_0_and_1_is_floored_with_pytorchs_gradient():
+    """log 0 is floored at -100 (so the loss is at most 100), and the input's gradient is
+    PyTorch's formula (x - y) / max(x (1 - x), 1e-12): about +-1e12 where a term is floored,
+    0 where the input equals a target of 0 or 1; the target's is -logit(x), +-inf at 0 and 1.
+    No NumPy warning on the way."""
+    x, y = EDGES
+    p, q = leaf(x), leaf(y)
+    with np.errstate(all="raise"):
+        loss = F.binary_cross_entropy(p, q, reduction="none")
+        loss.sum().backward()
+    np.testing.assert_allclose(loss.numpy()[:6], [100, 100, 0, 0, 100, np.log(2)], rtol=1e-12)
+    eps = float(np.float32(1e-12))
+    np.testing.assert_allclose(p.grad.numpy()[:6], [-1 / eps, 1 / eps, 0, 0, -1 / eps, 0],
+                               rtol=1e-12)
+    np.testing.assert_array_equal(q.grad.numpy()[:4], [np.inf, -np.inf, np.inf, -np.inf])
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_binary_cross_entropy_edges_against_pytorch(dtype):
     torch = pytest.importorskip("torch")
-    x = np.array([0.0, 1.0, 0.0, 1.0, 1e-50, 0.5])
-    y = np.array([1.0, 0.0, 0.0, 1.0, 1.0, 0.5])
-    p = leaf(x)
-    loss = F.binary_cross_entropy(p, mg.tensor(y), reduction="none")
-    ref = torch.nn.functional.binary_cross_entropy(torch.tensor(x), torch.tensor(y),
-                                                   reduction="none")
-    np.testing.assert_allclose(loss.numpy(), ref.numpy(), rtol=1e-12)
-    loss.sum().backward()
-    # d/dx of -(1 - y)·log(1 - x) at x = y = 0 is 1; of -y·log x at x = y = 1 it is -1
-    np.testing.assert_array_equal(p.grad.numpy(), [0.0, 0.0, 1.0, -1.0, 0.0, 0.0])
+    x, y = (a.astype(dtype) for a in EDGES)
+    p, q = (mg.tensor(a, requires_grad=True) for a in (x, y))
+    tp, tq = (torch.tensor(a, requires_grad=True) for a in (x, y))
+    F.binary_cross_entropy(p, q, reduction="sum").backward()
+    torch.nn.functional.binary_cross_entropy(tp, tq, reduction="sum").backward()
+    np.testing.assert_array_equal(p.grad.numpy(), tp.grad.numpy())
+    np.testing.assert_array_equal(q.grad.numpy(), tq.grad.numpy())
 
 
 @given(shape=SHAPES, data=st.data(), weighted=st.booleans(),

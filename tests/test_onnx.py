@@ -212,6 +212,19 @@ def test_cross_entropy_becomes_softmax_cross_entropy_loss(reduction):
     assert "SoftmaxCrossEntropyLoss" in op_types(proto)
 
 
+@pytest.mark.parametrize("reduction", ["mean", "none"])
+def test_binary_cross_entropy_with_its_floors(reduction):
+    class Loss(nn.Module):
+        def forward(self, p, target):
+            return F.binary_cross_entropy(p, target, reduction=reduction)
+
+    edges = mg.tensor([[0.0, 1.0, 0.0], [1.0, 0.5, 1e-30]])  # floored logarithms: loss 100
+    assert_runs_like(Loss(), (mg.rand(2, 3), mg.rand(2, 3)),
+                     [{"p": mg.rand(2, 3), "target": mg.rand(2, 3)},
+                      {"p": edges, "target": mg.tensor([[1.0, 0.0, 0.0], [1.0, 0.5, 1.0]])}],
+                     input_names=["p", "target"])
+
+
 def test_dropout_is_the_identity_in_eval_and_the_model_mode_is_restored():
     model = nn.Sequential(nn.Linear(3, 3), nn.Dropout(0.5))
     model.train()

@@ -133,6 +133,13 @@ def _softmax_cross_entropy_case(data):
             [data.draw(values((rows, classes), -5.0, 5.0))])
 
 
+def _binary_cross_entropy_case(data):
+    shape = data.draw(shapes())
+    return (mg.ops.binary_cross_entropy,
+            lambda t, y: torch.nn.functional.binary_cross_entropy(t, y, reduction="none"),
+            [data.draw(values(shape, 0.02, 0.98)), data.draw(values(shape, 0.0, 1.0))])
+
+
 def _power_case(data):
     if data.draw(st.booleans()):
         return _binary(lambda a, b: a ** b, torch.pow, lambda s: values(s, 0.2, 2.0))(data)
@@ -341,6 +348,7 @@ ORACLE = {
     "logsumexp": _reduction("logsumexp", torch.logsumexp, lambda s: values(s, -5.0, 5.0)),
     "log_softmax": _log_softmax_case,
     "softmax_cross_entropy": _softmax_cross_entropy_case,
+    "binary_cross_entropy": _binary_cross_entropy_case,
     "reshape": _reshape_case,
     "transpose": _transpose_case,
     "broadcast_to": _broadcast_case,

@@ -139,6 +139,19 @@ def _softmax_cross_entropy(op: PrimitiveOp) -> str:
                    reduction=op.static("reduction"), ignore_index=int(op.static("ignore_index")))
 
 
+@lowers("binary_cross_entropy")
+def _binary_cross_entropy(op: PrimitiveOp) -> str:
+    """F.binary_cross_entropy's elementwise loss, each logarithm floored at -100 (Log gives
+    -inf at 0, and Max(-inf, -100) is the floor)."""
+    x, y = op.input(0, op.dtype), op.input(1, op.dtype)
+    one, floor = op.graph.const(1, op.dtype), op.graph.const(-100, op.dtype)
+    log_x = op.node("Max", [op.node("Log", [x]), floor])
+    log_rest = op.node("Max", [op.node("Log", [op.node("Sub", [one, x])]), floor])
+    terms = op.node("Add", [op.node("Mul", [y, log_x]),
+                            op.node("Mul", [op.node("Sub", [one, y]), log_rest])])
+    return op.node("Neg", [terms])
+
+
 @lowers("cumsum")
 def _cumsum(op: PrimitiveOp) -> str:
     axis = op.static("axis")

@@ -15,6 +15,7 @@ from .nondifferentiable import (argmax, argmin, argsort, bitwise_and, bitwise_or
 from .recurrent import lstm_cell
 from .sequence import gru_sequence, lstm_sequence, rnn_relu_sequence, rnn_tanh_sequence
 from .softmax_cross_entropy import softmax_cross_entropy  # F.cross_entropy's; no mg.* name
+from .binary_cross_entropy import binary_cross_entropy  # F.binary_cross_entropy's; no mg.*
 from .reduction import log_softmax, logsumexp, max, mean, min, std, sum, var
 from .shape import (broadcast_to, concatenate, expand_dims, flatten, moveaxis, pad, reshape,
                     split, squeeze, stack, swapaxes, transpose)
