@@ -256,6 +256,11 @@ class Primitive:
         preparation of any inputs (a third of the op's cost on small tensors)."""
         if type(x) is not Tensor or x._data.dtype.kind not in "fc":
             return self(x)
+        return self.float_unary(x)
+
+    def float_unary(self, x: "Tensor") -> "Tensor":
+        """:meth:`unary` for a float or complex tensor, for callers that have checked that
+        already (``mg.tanh``'s promotion of integers)."""
         backend = x._backend
         a = x._data
         try:

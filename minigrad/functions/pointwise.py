@@ -29,7 +29,7 @@ def _promoting(op: Any) -> Any:
 
     def apply(input: Any) -> Tensor:
         if type(input) is Tensor and input._data.dtype.kind in "fc":
-            return op.unary(input)
+            return op.float_unary(input)
         return convert(input)
     apply.__name__ = apply.__qualname__ = op.name
     apply.__doc__ = f"Elementwise ``{op.name}`` (integer input is computed in floats)."

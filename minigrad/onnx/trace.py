@@ -11,8 +11,8 @@ This file is the small adapter between the engine and the exporter, and the only
 
 - ``Primitive.__call__`` is wrapped while recording (calls from other threads pass through
   unlogged, and one export records at a time), and the short paths that bypass it for
-  operators and elementwise methods (``Primitive.unary``, ``Primitive.binary``) go
-  through it instead;
+  operators and elementwise methods (``Primitive.unary``, ``float_unary``, ``binary``)
+  go through it instead;
 - a value is identified by its array (:func:`key`), so ``detach()`` and an in-place result
   that the tape recorded (the tensor takes the new array) stay the same value, and the
   index arrays inside a primitive's parameters are found as well;
@@ -45,6 +45,9 @@ __all__ = ["PrimitiveCall", "ModuleCall", "Recorder", "key", "host", "is_array",
            "write_stamp"]
 
 _ONE_AT_A_TIME = threading.Lock()
+
+# Primitive's calls that bypass __call__ for speed: routed through it while recording
+SHORT_PATHS = ("unary", "float_unary", "binary")
 
 # minigrad.ops.nondifferentiable applies the backend's function of the same name; the
 # factories of minigrad.creation call the last four
@@ -142,7 +145,8 @@ class Recorder:
     def __exit__(self, *exc: Any) -> None:
         if self._original is not None:
             Primitive.__call__ = self._original  # type: ignore[method-assign]
-            Primitive.unary, Primitive.binary = self._short_paths  # type: ignore[method-assign]
+            for name, method in zip(SHORT_PATHS, self._short_paths):
+                setattr(Primitive, name, method)
             self._original = None
             for backend, name, fn in self._swapped:
                 setattr(backend, name, fn)
@@ -172,9 +176,9 @@ class Recorder:
             return out
 
         Primitive.__call__ = recording_call  # type: ignore[method-assign]
-        self._short_paths = Primitive.unary, Primitive.binary
-        Primitive.unary = Primitive.__call__  # type: ignore[method-assign]
-        Primitive.binary = Primitive.__call__  # type: ignore[method-assign]
+        self._short_paths = [getattr(Primitive, name) for name in SHORT_PATHS]
+        for name in SHORT_PATHS:
+            setattr(Primitive, name, Primitive.__call__)
         for backend in self.backends:
             for name in UNRECORDED:
                 fn = getattr(backend, name)
