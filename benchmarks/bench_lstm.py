@@ -442,6 +442,21 @@ def _thread_info(impl: str) -> str:
     return "NumPy BLAS " + ", ".join(blas)
 
 
+def _blas_kernels() -> str:
+    """NumPy's BLAS and the kernels it picked for this CPU: OPENBLAS_CORETYPE in the
+    environment overrides the pick (some machines set it; AVX2 kernels on an AVX-512 CPU
+    halve every GEMM's speed beside PyTorch's MKL)."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return "NumPy's BLAS kernels unknown (no threadpoolctl)"
+    found = [f"{i['internal_api']} {i.get('version')} with {i.get('architecture')} kernels"
+             for i in threadpool_info() if i.get("user_api") == "blas"]
+    forced = os.environ.get("OPENBLAS_CORETYPE")
+    return "NumPy BLAS " + ", ".join(found) + \
+        (f" (OPENBLAS_CORETYPE={forced} set in the environment)" if forced else "")
+
+
 # -- the parent: interleave the workers and report -----------------------------------------
 
 class Worker:
@@ -608,7 +623,7 @@ def main() -> None:
             f"{threads} (all cores), minigrad's BLAS under its load policy"
         print(f"recurrent training steps, float32; {platform.python_implementation()} "
               f"{platform.python_version()}, NumPy {np.__version__}, {torch_version}; "
-              f"{cores} cores; threads: {how}; load levels: "
+              f"{cores} cores; {_blas_kernels()}; threads: {how}; load levels: "
               f"{', '.join(_busy(level) for level in args.load)}; "
               f"load average {_load()} at start", flush=True)
         sgemm = Worker("sgemm", "lstm-128", threads, True, args.load[0])
