@@ -261,6 +261,7 @@ def test_pt_file_objects_and_unseekable_streams(tmp_path):
 
 def test_pt_and_safetensors_land_on_the_device_asked_for():
     torch = pytest.importorskip("torch")
+    _needs_safetensors()
     mg.register_backend("numpy_formats", lambda: ArrayBackend("numpy_formats", "dev_formats", np))
     back = mg.load(io.BytesIO(_torch_file({"w": torch.ones(2)})), map_location="numpy_formats")
     assert back["w"].device == "dev_formats"
