@@ -445,7 +445,7 @@ def _thread_info(impl: str) -> str:
 def _blas_kernels() -> str:
     """NumPy's BLAS and the kernels it picked for this CPU: OPENBLAS_CORETYPE in the
     environment overrides the pick (some machines set it; AVX2 kernels on an AVX-512 CPU
-    halve every GEMM's speed beside PyTorch's MKL)."""
+    halve every GEMM's speed, PyTorch's are not affected)."""
     try:
         from threadpoolctl import threadpool_info
     except ImportError:
