@@ -436,10 +436,14 @@ def _thread_info(impl: str) -> str:
         from minigrad.backends import threads
         pinned = os.environ.get("MINIGRAD_THREADS")
         return f"MINIGRAD_THREADS={pinned}" if pinned else threads.describe()
-    from threadpoolctl import threadpool_info
-    blas = [f"{i['internal_api']} threads={i['num_threads']}" for i in threadpool_info()
-            if i.get("user_api") == "blas"]
+    blas = [f"{i['internal_api']} threads={i['num_threads']}" for i in _numpy_blas()]
     return "NumPy BLAS " + ", ".join(blas)
+
+
+def _numpy_blas() -> list:
+    """threadpoolctl's records of the BLAS libraries loaded (NumPy's)."""
+    from threadpoolctl import threadpool_info
+    return [i for i in threadpool_info() if i.get("user_api") == "blas"]
 
 
 def _blas_kernels() -> str:
@@ -447,11 +451,11 @@ def _blas_kernels() -> str:
     environment overrides the pick (some machines set it; AVX2 kernels on an AVX-512 CPU
     halve every GEMM's speed, PyTorch's are not affected)."""
     try:
-        from threadpoolctl import threadpool_info
+        blas = _numpy_blas()
     except ImportError:
         return "NumPy's BLAS kernels unknown (no threadpoolctl)"
     found = [f"{i['internal_api']} {i.get('version')} with {i.get('architecture')} kernels"
-             for i in threadpool_info() if i.get("user_api") == "blas"]
+             for i in blas]
     forced = os.environ.get("OPENBLAS_CORETYPE")
     return "NumPy BLAS " + ", ".join(found) + \
         (f" (OPENBLAS_CORETYPE={forced} set in the environment)" if forced else "")
