@@ -34,7 +34,10 @@ def cosine_similarity(x1: mg.Tensor, x2: mg.Tensor, dim: int = 1, eps: float = 1
     except ValueError:
         raise ValueError(f"cosine_similarity: x1 of shape {tuple(x1.shape)} and x2 of shape "
                          f"{tuple(x2.shape)} do not broadcast to one shape") from None
-    x1, x2 = mg.broadcast_to(x1, shape), mg.broadcast_to(x2, shape)
+    if tuple(x1.shape) != shape:  # broadcast only what needs it: each is a recorded op
+        x1 = mg.broadcast_to(x1, shape)
+    if tuple(x2.shape) != shape:
+        x2 = mg.broadcast_to(x2, shape)
     n1 = _floored_value(x1.norm(2, dim, keepdim=True), eps)
     n2 = _floored_value(x2.norm(2, dim, keepdim=True), eps)
     return ((x1 / n1) * (x2 / n2)).sum(dim)
