@@ -27,9 +27,23 @@ def import_mpi() -> Any:
     return MPI
 
 
+class Pending:
+    """A started MPI collective and the host arrays it reads and writes. mpi4py's
+    non-blocking collectives keep no reference to their buffers, and a buffer made for
+    the call (a GPU tensor's host copy, a non-contiguous tensor's packed copy) has no
+    other owner: freed early, its memory is reused while MPI still reads it (seen on a
+    GPU with Open MPI: garbage gradients under DDP). Held here until the request is done."""
+
+    __slots__ = ("request", "buffers")
+
+    def __init__(self, request: Any, *buffers: numpy.ndarray) -> None:
+        self.request = request
+        self.buffers = buffers
+
+
 class MpiGroup:
     """One communicator (a duplicate of COMM_WORLD, so user MPI traffic never mixes
-    with ours) and the collectives on contiguous host arrays, each returning a request."""
+    with ours) and the collectives on contiguous host arrays, each returning a Pending."""
 
     name = "mpi"
 
@@ -53,26 +67,30 @@ class MpiGroup:
     def empty(shape: tuple, like: Any) -> numpy.ndarray:
         return numpy.empty(shape, dtype=like.dtype)
 
-    # -- collectives (non-blocking; each returns an MPI request) -------------------
-    def all_reduce(self, send: Any, recv: Any, op: ReduceOp) -> Any:
-        return self.comm.Iallreduce(send, recv, op=self._ops[op])
+    # -- collectives (non-blocking; each returns a Pending) ------------------------
+    def all_reduce(self, send: Any, recv: Any, op: ReduceOp) -> "Pending":
+        return Pending(self.comm.Iallreduce(send, recv, op=self._ops[op]), send, recv)
 
-    def broadcast(self, buf: Any, src: int) -> Any:
-        return self.comm.Ibcast(buf, root=src)
+    def broadcast(self, buf: Any, src: int) -> "Pending":
+        return Pending(self.comm.Ibcast(buf, root=src), buf)
 
-    def all_gather(self, send: Any, recv: Any) -> Any:
-        return self.comm.Iallgather(send, recv)
+    def all_gather(self, send: Any, recv: Any) -> "Pending":
+        return Pending(self.comm.Iallgather(send, recv), send, recv)
 
-    def reduce_scatter(self, send: Any, recv: Any, op: ReduceOp) -> Any:
-        return self.comm.Ireduce_scatter_block(send, recv, op=self._ops[op])
-
-    @staticmethod
-    def wait(request: Any) -> None:
-        request.Wait()
+    def reduce_scatter(self, send: Any, recv: Any, op: ReduceOp) -> "Pending":
+        return Pending(self.comm.Ireduce_scatter_block(send, recv, op=self._ops[op]), send, recv)
 
     @staticmethod
-    def test(request: Any) -> bool:
-        return bool(request.Test())
+    def wait(pending: "Pending") -> None:
+        pending.request.Wait()
+        pending.buffers = ()
+
+    @staticmethod
+    def test(pending: "Pending") -> bool:
+        done = bool(pending.request.Test())
+        if done:
+            pending.buffers = ()
+        return done
 
     # -- control ------------------------------------------------------------------
     def barrier(self) -> None:

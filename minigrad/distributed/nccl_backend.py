@@ -5,14 +5,16 @@ CUDA stream, so a collective is ordered after the kernels that produced its inpu
 before those that use its result, with no host round trip and no host wait.
 Rank and world size come from the MPI launcher (``mpiexec -n 8 python train.py
 --backend cupy``), which also carries rank 0's NCCL id to the others; a single process
-without a launcher is world size 1. Each rank uses GPU ``local rank % device count``.
+without a launcher is world size 1. Each rank uses GPU ``local rank % device count``, and
+no two ranks may share one (refused with the reason before NCCL starts).
 
 Not exercised by CI (there is no GPU there); see docs/scaling.md for the smoke test.
 """
 from __future__ import annotations
 
 import os
-from typing import Any
+import socket
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from .reduce_op import ReduceOp
 
@@ -27,6 +29,22 @@ def _local_rank(rank: int) -> int:
         if name in os.environ:
             return int(os.environ[name])
     return rank
+
+
+def shared_gpus(placements: Sequence[Tuple[str, int]]) -> Optional[str]:
+    """Why NCCL cannot start over these ranks, or None: ``placements[r]`` is rank r's
+    (host, GPU index). NCCL needs a GPU of its own per rank; given two ranks on one GPU
+    it fails with a bare ``NCCL_ERROR_INVALID_USAGE``."""
+    users: Dict[Tuple[str, int], List[int]] = {}
+    for rank, place in enumerate(placements):
+        users.setdefault(tuple(place), []).append(rank)
+    for (host, gpu), ranks in users.items():
+        if len(ranks) > 1:
+            return (f"the 'nccl' backend needs a GPU of its own for each rank, but ranks "
+                    f"{', '.join(map(str, ranks))} all use GPU {gpu} of host '{host}': start "
+                    "no more ranks per host than it has GPUs, or use the 'mpi' backend "
+                    "(through the host)")
+    return None
 
 
 def _device_array(tensor: Any) -> Any:
@@ -54,7 +72,12 @@ class NcclGroup:
         self.mpi = self._launcher_comm()
         self.rank = 0 if self.mpi is None else self.mpi.Get_rank()
         self.size = 1 if self.mpi is None else self.mpi.Get_size()
-        cupy.cuda.Device(_local_rank(self.rank) % cupy.cuda.runtime.getDeviceCount()).use()
+        gpu = _local_rank(self.rank) % cupy.cuda.runtime.getDeviceCount()
+        if self.mpi is not None:
+            problem = shared_gpus(self.mpi.allgather((socket.gethostname(), gpu)))
+            if problem:
+                raise RuntimeError(problem)
+        cupy.cuda.Device(gpu).use()
         uid = nccl.get_unique_id() if self.rank == 0 else None
         if self.mpi is not None:
             uid = self.mpi.bcast(uid, root=0)

@@ -34,3 +34,12 @@ def test_importing_minigrad_does_not_import_mpi4py():
     code = "import sys, minigrad, minigrad.nn; print('mpi4py' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_nccl_refuses_two_ranks_on_one_gpu_with_the_reason():
+    from minigrad.distributed.nccl_backend import shared_gpus
+    assert shared_gpus([("a", 0), ("a", 1), ("b", 0), ("b", 1)]) is None
+    message = shared_gpus([("a", 0), ("a", 1), ("a", 0), ("b", 0), ("a", 0)])
+    assert message.startswith("the 'nccl' backend needs a GPU of its own for each rank, but "
+                              "ranks 0, 2, 4 all use GPU 0 of host 'a'")
+    assert "or use the 'mpi' backend" in message

@@ -1,11 +1,15 @@
 """Every collective, op and dtype on 2+ ranks, checked against NumPy on the values all
 ranks can compute (rank r holds ``base * (r + 1) + r``)."""
+import gc
 import re
+import time
+import weakref
 
 import numpy as np
 
 import minigrad as mg
 import minigrad.distributed as dist
+from minigrad.distributed.process_group import default_group
 
 dist.init_process_group("mpi")
 rank, world = dist.get_rank(), dist.get_world_size()
@@ -57,6 +61,35 @@ for dt, stacked in everyone.items():
         out2 = mg.zeros(base.shape, dtype=dt)
         dist.reduce_scatter_tensor(out2, mg.stack(pieces), op=op)
         np.testing.assert_array_equal(out2.numpy(), want.astype(dt))
+
+# async collectives whose host buffers are made for the call (a non-contiguous tensor's
+# packed copy here; every GPU tensor's host copy) keep them alive until wait(): mpi4py's
+# non-blocking calls hold no reference, and memory freed early is reused while MPI reads it
+group = default_group()
+send, recv = np.full(4, rank + 1.0), np.empty(4)
+sent = weakref.ref(send)
+pending = group.all_reduce(send, recv, dist.ReduceOp.SUM)
+del send
+gc.collect()
+assert sent() is not None, "the send buffer was freed before the collective finished"
+group.wait(pending)
+del pending
+assert sent() is None, "the send buffer outlived its collective"
+np.testing.assert_array_equal(recv, np.full(4, world * (world + 1) / 2))
+for n in (3, 100_000):
+    if rank == world - 1:
+        time.sleep(0.2)  # the others' calls are still in flight when they scribble
+    wide = mg.tensor(np.full((n, 2), rank + 1.0))
+    column = wide[:, 0]
+    works = [dist.all_reduce(column, async_op=True)]
+    scattered = mg.zeros(n)
+    works.append(dist.reduce_scatter(scattered, [mg.full((n,), rank + 1.0)] * world,
+                                     async_op=True))
+    scribbles = [np.full(k, 1e300) for k in (n, world * n) for _ in range(20)]
+    for work in works:
+        work.wait()
+    np.testing.assert_array_equal(column.numpy(), np.full(n, world * (world + 1) / 2))
+    np.testing.assert_array_equal(scattered.numpy(), np.full(n, world * (world + 1) / 2))
 
 # in place on a leaf that requires grad: identity, dtype and flag kept
 p = mg.tensor(value(rank, "float64"), requires_grad=True)

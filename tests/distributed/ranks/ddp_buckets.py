@@ -26,9 +26,9 @@ for cap in (1e-9, 0.0005, 0.002, 1000):
     loss_of(model, rows(x, rank, world), rows(y, rank, world)).backward()
     results.append(grads(model.module))
 assert counts[0] == n_params and counts[-1] == 1 and counts[1] > counts[2] > 1, counts
-for other in results[1:]:
+for other in results[1:]:  # equal up to the order of a GPU's atomic adds (embedding)
     for name, g in results[0].items():
-        np.testing.assert_array_equal(other[name], g, err_msg=name)
+        np.testing.assert_allclose(other[name], g, rtol=1e-14, atol=0, err_msg=name)
 reference = build(0, "float64")
 loss_of(reference, x, y).backward()
 for name, g in grads(reference).items():
