@@ -32,7 +32,8 @@ ARRAY_FUNCTIONS = (
     "triu", "log1p", "expm1", "sin", "cos", "floor", "ceil", "round",
     "less", "less_equal", "greater", "greater_equal", "equal", "not_equal",
     "logical_and", "logical_or", "logical_not", "isnan", "isinf", "multiply", "add",
-    "subtract", "result_type", "tan", "arctan", "arcsin", "arccos", "sinh", "cosh",
+    "subtract", "result_type", "tan", "arctan", "arctan2", "hypot", "arcsin", "arccos", "sinh",
+    "cosh",
     "reciprocal", "cumprod", "prod", "flip", "roll", "take_along_axis", "diagonal",
     "bitwise_and", "bitwise_or", "bitwise_xor", "invert",
 )

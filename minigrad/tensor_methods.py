@@ -32,7 +32,8 @@ SAME_AS_FUNCTION = (
     "rsqrt", "reciprocal", "square", "sin", "cos", "tan", "atan", "arctan", "asin", "arcsin",
     "acos", "arccos", "sinh", "cosh", "tanh", "sigmoid", "relu", "erf", "sign", "sgn",
     "floor", "ceil", "round", "trunc", "fix", "clamp", "clip", "clamp_min", "clamp_max",
-    "lerp", "maximum", "minimum", "softmax", "log_softmax", "isnan", "isinf", "isfinite",
+    "lerp", "maximum", "minimum", "atan2", "arctan2", "hypot", "logaddexp", "softmax",
+    "log_softmax", "isnan", "isinf", "isfinite",
     "isclose", "allclose", "equal", "eq", "ne", "lt", "le", "gt", "ge", "greater",
     "greater_equal", "less", "less_equal", "not_equal", "logical_and", "logical_or",
     "logical_not", "logical_xor", "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not",
@@ -44,7 +45,7 @@ SAME_AS_FUNCTION = (
     "reshape_as", "expand_as", "contiguous", "take_along_dim", "expand_dims",
     "gather", "scatter", "scatter_add", "index_select", "index_add", "index_fill",
     "masked_fill", "masked_select", "nonzero", "argwhere", "sort", "argsort", "topk",
-    "kthvalue", "msort", "isin", "addmm", "diag",
+    "kthvalue", "median", "nanmedian", "msort", "isin", "addmm", "diag", "dist",
 )
 
 # Methods whose sizes/dims may come as varargs: x.view(2, 3) or x.view((2, 3)).
@@ -57,7 +58,7 @@ IN_PLACE = (
     "reciprocal",
     "square", "sin", "cos", "tanh", "sigmoid", "relu", "sign", "floor", "ceil", "round",
     "trunc", "clamp", "clip", "clamp_min", "clamp_max", "lerp", "masked_fill", "scatter",
-    "scatter_add", "index_fill", "index_add", "tril", "triu",
+    "scatter_add", "index_fill", "index_add", "tril", "triu", "atan2", "arctan2", "hypot",
 )
 
 

@@ -10,6 +10,7 @@ from .conv import *  # noqa: F401,F403
 from .conv1d import *  # noqa: F401,F403
 from .conv_transpose import *  # noqa: F401,F403
 from .ctc import *  # noqa: F401,F403
+from .distance import *  # noqa: F401,F403
 from .dropout import *  # noqa: F401,F403
 from .embedding_bag import *  # noqa: F401,F403
 from .flatten import *  # noqa: F401,F403

@@ -488,9 +488,9 @@ from .regression_losses import huber_loss, l1_loss, smooth_l1_loss  # noqa: E402
 __all__ += ["l1_loss", "smooth_l1_loss", "huber_loss", "binary_cross_entropy", "kl_div",
             "cosine_embedding_loss", "margin_ranking_loss", "ctc_loss"]
 
-from .similarity import cosine_similarity, normalize  # noqa: E402
+from .similarity import cosine_similarity, normalize, pairwise_distance  # noqa: E402
 
-__all__ += ["normalize", "cosine_similarity"]
+__all__ += ["normalize", "cosine_similarity", "pairwise_distance"]
 
 
 # -- layers and activations (issue 8) ----------------------------------------------------

@@ -188,6 +188,37 @@ def test_reciprocal(data):
     _elementwise(data, "reciprocal")
 
 
+# Binary ones, broadcasting; away from (0, 0), where atan2's gradient is 0 by convention
+# and hypot's 0/0 (PyTorch's too; tested in test_more_torch_functions.py).
+BINARY = {  # name: (domain of each input, PyTorch's function name)
+    "arctan2": (lambda s: away_from_zero(s, 0.3, 2.0), "atan2"),
+    "hypot": (lambda s: away_from_zero(s, 0.3, 2.0), "hypot"),
+    "logaddexp": (lambda s: values(s, -3.0, 3.0), "logaddexp"),
+}
+
+
+def _binary_inputs(data, name):
+    make, _ = BINARY[name]
+    a_shape, b_shape = data.draw(hnp.mutually_broadcastable_shapes(
+        num_shapes=2, max_dims=3, max_side=3)).input_shapes
+    return [data.draw(make(a_shape)), data.draw(make(b_shape))]
+
+
+@given(st.data())
+def test_arctan2(data):
+    check(ops.arctan2, *_binary_inputs(data, "arctan2"))
+
+
+@given(st.data())
+def test_hypot(data):
+    check(ops.hypot, *_binary_inputs(data, "hypot"))
+
+
+@given(st.data())
+def test_logaddexp(data):
+    check(ops.logaddexp, *_binary_inputs(data, "logaddexp"))
+
+
 @pytest.mark.parametrize("name", sorted(ELEMENTWISE))
 @given(data=st.data())
 def test_gradgrad_elementwise(name, data):
@@ -538,6 +569,9 @@ GRADIENT_TESTS = {
     "log1p": test_log1p,
     "expm1": test_expm1,
     "reciprocal": test_reciprocal,
+    "arctan2": test_arctan2,
+    "hypot": test_hypot,
+    "logaddexp": test_logaddexp,
     "cumsum": test_cumsum,
     "cumprod": test_cumprod,
     "prod": test_prod,
@@ -595,6 +629,14 @@ def test_elementwise_matches_torch(name, data):
     make, torch_name = ELEMENTWISE[name]
     x = data.draw(make(data.draw(shapes())))
     compare(torch, getattr(ops, name), getattr(torch, torch_name), [x], second_order=True)
+
+
+@pytest.mark.parametrize("name", sorted(BINARY))
+@given(data=st.data())
+def test_binary_elementwise_matches_torch(name, data):
+    torch = pytest.importorskip("torch")
+    compare(torch, getattr(ops, name), getattr(torch, BINARY[name][1]),
+            _binary_inputs(data, name), second_order=True)
 
 
 @given(running_inputs(lambda s: with_zeros(s, -1.5, 1.5), max_dims=2))
@@ -705,6 +747,7 @@ def test_triangles_and_diagonals_match_torch(inputs, data):
 # Which oracle test covers each primitive (merged into test_torch_oracle's registry check).
 ORACLE_TESTS = {
     **{name: test_elementwise_matches_torch for name in ELEMENTWISE},
+    **{name: test_binary_elementwise_matches_torch for name in BINARY},
     "cumsum": test_cumsum_cumprod_match_torch,
     "cumprod": test_cumsum_cumprod_match_torch,
     "prod": test_prod_matches_torch,

@@ -91,3 +91,16 @@ def test_against_pytorch(data):
 
 def test_exported():
     assert {"normalize", "cosine_similarity"} <= set(F.__all__)
+
+
+def test_cosine_similarity_promotes_as_pytorch():
+    out = F.cosine_similarity(mg.tensor([[1.0, 3.0]]), mg.tensor([[1, 2]]))
+    assert out.dtype == mg.float32
+    np.testing.assert_allclose(out.numpy(), [7 / np.sqrt(50)], rtol=1e-6)
+    assert F.cosine_similarity(mg.ones(1, 2, dtype=mg.float32),
+                               mg.ones(1, 2, dtype=mg.float64)).dtype == mg.float64
+    with pytest.raises(TypeError, match="cosine_similarity: needs floating-point tensors, got "
+                                        "int64 and int64"):
+        F.cosine_similarity(mg.tensor([[1, 2]]), mg.tensor([[1, 2]]))
+    with pytest.raises(ValueError, match="cosine_similarity: eps must be non-negative, got -1"):
+        F.cosine_similarity(mg.ones(2), mg.ones(2), 0, -1)

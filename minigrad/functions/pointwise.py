@@ -158,6 +158,41 @@ def neg(input: Any) -> Tensor:
 negative = neg
 
 
+def _floats(name: str, input: Any, other: Any, integers_too: bool) -> tuple:
+    """The two operands of a floating-point binary function, both tensors (a number is
+    taken as ``tensor(number)``: PyTorch's functions take tensors only). Where their
+    result type is not a float, integers become the default float dtype (``integers_too``,
+    as PyTorch's ``atan2``) or are refused (as its ``hypot`` and ``logaddexp``)."""
+    input = as_tensor(input)
+    other = as_tensor(other, input)
+    target = result_type([input._data, other._data])
+    if target.kind in "fc":
+        return input, other
+    if not integers_too:
+        raise TypeError(f"{name}: needs floating-point tensors, got {target}; convert with "
+                        ".float() first")
+    return input.to(get_default_dtype()), other.to(get_default_dtype())
+
+
+def atan2(input: Any, other: Any) -> Tensor:
+    """The angle of the point (``other``, ``input``) in radians, in the right quadrant:
+    ``atan(input / other)`` where ``other > 0``."""
+    return ops.arctan2.binary(*_floats("atan2", input, other, True))
+
+
+arctan2 = atan2
+
+
+def hypot(input: Any, other: Any) -> Tensor:
+    """``sqrt(input² + other²)`` without overflow in the squares."""
+    return ops.hypot.binary(*_floats("hypot", input, other, False))
+
+
+def logaddexp(input: Any, other: Any) -> Tensor:
+    """``log(exp(input) + exp(other))`` without overflow in the exponentials."""
+    return ops.logaddexp.binary(*_floats("logaddexp", input, other, False))
+
+
 def square(input: Any) -> Tensor:
     x = as_tensor(input)
     if x.dtype == bool:  # PyTorch: the square of a bool tensor is int64
@@ -451,13 +486,13 @@ def bitwise_not(input: Any) -> Tensor:
 
 
 __all__ = [
-    "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not",
-    "arccos", "arcsin", "arctan", "cos", "cosh", "erf", "exp", "expm1", "log", "log1p",
-    "sigmoid", "sin", "sinh", "sqrt", "tan", "tanh", "add", "sub", "subtract", "mul",
-    "multiply", "div", "divide", "true_divide", "floor_divide", "remainder", "reciprocal",
-    "pow", "neg", "negative", "square", "rsqrt", "log2", "log10", "exp2", "trunc", "fix",
-    "round", "clamp", "clip", "clamp_min", "clamp_max", "lerp", "softmax", "log_softmax",
-    "isclose", "allclose", "equal", "sign", "sgn", "mm", "bmm", "dot", "inner", "mv", "outer",
-    "ger", "addmm", "einsum", "eq", "ne", "lt", "le", "gt", "ge", "greater",
-    "greater_equal", "less", "less_equal", "not_equal", "logical_xor",
+    "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not", "arccos", "arcsin", "arctan", "cos",
+    "cosh", "erf", "exp", "expm1", "log", "log1p", "sigmoid", "sin", "sinh", "sqrt", "tan", "tanh",
+    "add", "sub", "subtract", "mul", "multiply", "div", "divide", "true_divide", "floor_divide",
+    "remainder", "reciprocal", "pow", "neg", "negative", "atan2", "arctan2", "hypot", "logaddexp",
+    "square", "rsqrt", "log2", "log10", "exp2", "trunc", "fix", "round", "clamp", "clip",
+    "clamp_min", "clamp_max", "lerp", "softmax", "log_softmax", "isclose", "allclose", "equal",
+    "sign", "sgn", "mm", "bmm", "dot", "inner", "mv", "outer", "ger", "addmm", "einsum", "eq",
+    "ne", "lt", "le", "gt", "ge", "greater", "greater_equal", "less", "less_equal", "not_equal",
+    "logical_xor",
 ]

@@ -217,6 +217,8 @@ def norm(input: Any, p: Any = "fro", dim: Any = None, keepdim: bool = False, *,
                         "with .float() first")
     dims = check_dims("norm", pick("dim", dim, "axis", axis), x.ndim)
     kd = keep(keepdim, keepdims)
+    if x.dtype.kind == "c":  # the norm of the magnitudes, a real number (x * x is not |x|²)
+        x = ops.abs(x)
     if p in ("fro", 2, 2.0):
         return _root(ops.sum(x * x, axis=dims, keepdims=kd))
     if p == math.inf:
@@ -231,6 +233,13 @@ def norm(input: Any, p: Any = "fro", dim: Any = None, keepdim: bool = False, *,
         raise ValueError(f"norm: p={p!r} is not supported (use a number, inf or 'fro')")
     total = ops.sum(ops.abs(x) ** p, axis=dims, keepdims=kd)
     return _root(total, p) if p > 0 else total ** (1.0 / p)  # p < 0: a zero sum gives inf
+
+
+def dist(input: Any, other: Any, p: Any = 2) -> Tensor:
+    """The p-norm of ``input - other`` (broadcast to one shape) over every element; a
+    number for ``other`` is taken as ``tensor(number)`` (PyTorch's takes tensors only)."""
+    x = as_tensor(input)
+    return norm(ops.subtract(x, as_tensor(other, x)), p)
 
 
 def argmax(input: Any, dim: Any = None, keepdim: bool = False, *, axis: Any = None,
@@ -298,6 +307,6 @@ def cumprod(input: Any, dim: Any = None, *, dtype: Any = None, axis: Any = None)
     return _running("cumprod", input, dim, dtype, axis)
 
 
-__all__ = ["MaxResult", "MinResult", "sum", "mean", "prod", "amax", "amin", "max", "min",
-           "var", "std", "var_mean", "std_mean", "logsumexp", "norm", "argmax", "argmin",
-           "all", "any", "count_nonzero", "cumsum", "cumprod"]
+__all__ = ["MaxResult", "MinResult", "sum", "mean", "prod", "amax", "amin", "max", "min", "var",
+           "std", "var_mean", "std_mean", "logsumexp", "norm", "dist", "argmax", "argmin", "all",
+           "any", "count_nonzero", "cumsum", "cumprod"]

@@ -15,6 +15,7 @@ from .common import as_tensor, integer_index, on_host
 SortResult = namedtuple("sort", ["values", "indices"])
 TopkResult = namedtuple("topk", ["values", "indices"])
 KthvalueResult = namedtuple("kthvalue", ["values", "indices"])
+MedianResult = namedtuple("median", ["values", "indices"])
 
 
 def _check_same_ndim(op: str, x: Tensor, index: Tensor) -> None:
@@ -265,6 +266,55 @@ def kthvalue(input: Any, k: int, dim: int = -1, keepdim: bool = False) -> Any:
     return KthvalueResult(values[window], indices[window])
 
 
+def _median(name: str, input: Any, dim: Any, keepdim: bool, skip_nan: bool) -> Any:
+    x = as_tensor(input)
+    if dim is None:  # of every element: the value alone, 0-d
+        flat = ops.reshape(x, (-1,))
+        if flat.shape[0] == 0:  # PyTorch: NaN (an integer tensor's median of nothing fails)
+            if x.dtype.kind not in "fc":
+                raise ValueError(f"{name}: the input is empty")
+            return Tensor._wrap(x._backend.xp.full((), float("nan"), dtype=x.dtype),
+                                x._backend)
+        return _median_along(flat, 0, False, skip_nan).values
+    d = check_dim(name, dim, x.ndim)
+    if x.ndim == 0:
+        return MedianResult(*sort(x))
+    if x.shape[d] == 0:
+        raise ValueError(f"{name}: dim {dim} has size 0; a median needs at least one element")
+    return _median_along(x, d, keepdim, skip_nan)
+
+
+def _median_along(x: Tensor, d: int, keepdim: bool, skip_nan: bool) -> Any:
+    """The lower median along ``d`` and its index: the sorted position (n - 1) // 2, NaN
+    first sorted last, so that a NaN in the row is the median (``median``) or the NaNs
+    are left out (``nanmedian``: the lower median of the rest, NaN if all are)."""
+    xp, n = x._backend.xp, x.shape[d]
+    order = _sorted_indices(x, d, False)
+    if x.dtype.kind == "f":
+        nans = xp.sum(xp.isnan(x._data), axis=d, keepdims=True)
+        at = xp.maximum(n - nans - 1, 0) // 2 if skip_nan else \
+            xp.where(nans > 0, n - nans, (n - 1) // 2)
+    else:
+        at = xp.full(x.shape[:d] + (1,) + x.shape[d + 1:], (n - 1) // 2, dtype="int64")
+    index = ops.take_along_axis(order, Tensor._wrap(at.astype("int64"), x._backend), axis=d)
+    values = ops.take_along_axis(x, index, axis=d)
+    if not keepdim:
+        values, index = ops.squeeze(values, d), ops.squeeze(index, d)
+    return MedianResult(values, index)
+
+
+def median(input: Any, dim: Any = None, keepdim: bool = False) -> Any:
+    """The lower median (of an even count, the smaller middle value), as PyTorch's:
+    of every element (a 0-d tensor), or along ``dim`` as (values, indices); NaN where
+    a NaN is among the elements. The value carries the gradient to the element it is."""
+    return _median("median", input, dim, keepdim, False)
+
+
+def nanmedian(input: Any, dim: Any = None, keepdim: bool = False) -> Any:
+    """:func:`median` of the elements that are not NaN (NaN where all are)."""
+    return _median("nanmedian", input, dim, keepdim, True)
+
+
 def msort(input: Any) -> Tensor:
     return sort(input, 0).values
 
@@ -282,6 +332,7 @@ def isin(elements: Any, test_elements: Any) -> Tensor:
     return on_host("isin", x.to(target), other.to(target)._data)
 
 
-__all__ = ["SortResult", "TopkResult", "KthvalueResult", "gather", "scatter", "scatter_add",
-           "index_select", "index_add", "index_fill", "masked_fill", "masked_select", "where",
-           "nonzero", "argwhere", "sort", "argsort", "topk", "kthvalue", "msort", "isin"]
+__all__ = ["SortResult", "TopkResult", "KthvalueResult", "MedianResult", "gather", "scatter",
+           "scatter_add", "index_select", "index_add", "index_fill", "masked_fill",
+           "masked_select", "where", "nonzero", "argwhere", "sort", "argsort", "topk",
+           "kthvalue", "median", "nanmedian", "msort", "isin"]

@@ -20,8 +20,8 @@ from .reduction import log_softmax, logsumexp, max, mean, min, std, sum, var
 from .shape import (broadcast_to, concatenate, expand_dims, flatten, moveaxis, pad, reshape,
                     split, squeeze, stack, swapaxes, transpose)
 from .transfer import to_backend
-from .elementwise import (arccos, arcsin, arctan, cos, cosh, expm1, log1p, reciprocal, sin,
-                          sinh, tan)
+from .elementwise import (arccos, arcsin, arctan, arctan2, cos, cosh, expm1, hypot, log1p,
+                          logaddexp, reciprocal, sin, sinh, tan)
 from .einsum import einsum
 from .gather import add_along_axis, scatter, scatter_add, take_along_axis
 from .scan import cumprod, cumsum, prod
@@ -38,7 +38,8 @@ __all__ = [
     "concatenate", "expand_dims", "flatten", "moveaxis", "pad", "reshape", "split", "squeeze", "stack",
     "swapaxes", "transpose", "to_backend", "lstm_cell", "addmm",
     "lstm_sequence", "gru_sequence", "rnn_tanh_sequence", "rnn_relu_sequence",
-    "arccos", "arcsin", "arctan", "cos", "cosh", "expm1", "log1p", "reciprocal", "sin",
-    "sinh", "tan", "einsum", "add_along_axis", "scatter", "scatter_add", "take_along_axis",
+    "arccos", "arcsin", "arctan", "arctan2", "hypot", "logaddexp", "cos", "cosh", "expm1",
+    "log1p", "reciprocal", "sin", "sinh", "tan", "einsum", "add_along_axis", "scatter",
+    "scatter_add", "take_along_axis",
     "cumprod", "cumsum", "prod", "diagonal", "flip", "roll", "tril", "triu",
 ]

@@ -108,9 +108,35 @@ minimum = primitive(
     lambda xp, g, y, a, b: xp.where(b < a, g, xp.where(a == b, g / 2, 0)),
     saves=(0, 1), saves_output=False)
 
+def _atan2_grad(xp: Any, g: Any, a: Any, b: Any, side: Any) -> Any:
+    """g * side / (a² + b²), and 0 at the origin, where the angle has no derivative
+    (PyTorch's choice; hypot's is NaN there)."""
+    squares = a * a + b * b
+    return xp.where(squares == 0, 0, g * side / squares)
+
+
+arctan2 = primitive(  # the angle of the point (b, a)
+    "arctan2", lambda xp, a, b: xp.arctan2(a, b),
+    lambda xp, g, y, a, b: _atan2_grad(xp, g, a, b, b),
+    lambda xp, g, y, a, b: _atan2_grad(xp, g, a, b, -a),
+    saves=(0, 1), saves_output=False)
+
+hypot = primitive(
+    "hypot", lambda xp, a, b: xp.hypot(a, b),
+    lambda xp, g, y, a, b: g * a / y,
+    lambda xp, g, y, a, b: g * b / y,
+    saves=(0, 1))
+
+logaddexp = primitive(  # log(e^a + e^b) without overflow; each side's share is
+    "logaddexp", lambda xp, a, b: xp.logaddexp(a, b),  # 1 / (1 + e^(other - side)), as in
+    lambda xp, g, y, a, b: g / (1 + xp.exp(b - a)),    # PyTorch: exact where y rounds
+    lambda xp, g, y, a, b: g / (1 + xp.exp(a - b)),    # (a = b = 1e30: 1/2 each)
+    saves=(0, 1), saves_output=False)
+
 
 # Operands of different dtypes meet at PyTorch's result type (minigrad/promotion.py).
-for _binary in (add, subtract, multiply, divide, power, maximum, minimum):
+for _binary in (add, subtract, multiply, divide, power, maximum, minimum, arctan2, hypot,
+                logaddexp):
     _binary.promotes = (0, 1)
 divide.true_divide = True
 

@@ -172,6 +172,9 @@ def explain(name: str, args: tuple, kwargs: dict, ours: tuple, theirs: tuple,
             return "negative indices count from the end (Python's rule) in gather, " \
                    "scatter, index_select, index_add"
     if ours[0] == "error" and theirs[0] == "ok":
+        if name in ("median", "nanmedian") and "the input is empty" in str(ours[1]):
+            return "the median of an empty integer tensor is refused; PyTorch returns int64's " \
+                   "smallest value"
         if name == "bernoulli" and "floating-point probabilities" in str(ours[1]):
             return "bernoulli takes floating-point probabilities only"
         if name in ("cat", "concat", "concatenate", "hstack", "vstack") and any(
@@ -242,8 +245,24 @@ def incomparable(name: str, args: tuple, kwargs: dict) -> Optional[str]:
 def gradients_differ(name: str, args: tuple, kwargs: dict) -> Optional[str]:
     """Calls whose gradients are not compared (values are)."""
     p = args[1] if len(args) > 1 else kwargs.get("p", 2)
-    if name == "norm" and isinstance(p, (int, float)) and p < 1:
-        return "norm with p < 1: the subgradient at 0 (inf here, NaN in PyTorch)"
+    if name == "dist":
+        p = args[2] if len(args) > 2 else kwargs.get("p", 2)
+    if name in ("norm", "dist") and isinstance(p, (int, float)) and p < 1:
+        return "norm with p < 1: the subgradient at 0 (inf or NaN here; NaN, or 0 for dist, " \
+               "in PyTorch)"
+    if name in ("atan2", "arctan2") and any(
+            isinstance(v, int) and not isinstance(v, bool) or isinstance(v, mg.Tensor) and
+            v.dtype.kind in "iub" for v in _values(args, kwargs)):
+        return "atan2 with an integer operand: PyTorch's backward computes -a and a² in the " \
+               "integer dtype, which wrap (d/db atan2(a, b) at b = 0 for a uint8 a = 1 is " \
+               "255 there, -1 here; for an int64 a = -3037000500 at b = 1, -3.3e-10 there, " \
+               "+3.3e-10 here); minigrad computes them in the float dtype"
+    floats = {v.dtype for v in _values(args, kwargs) if isinstance(v, mg.Tensor) and
+              v.dtype.kind == "f"}
+    if name in ("atan2", "arctan2") and len(floats) > 1:
+        return "atan2 of two float dtypes: PyTorch's backward squares each operand in its " \
+               "own dtype (a float32 1e-30 squares to 0, so d/db atan2(1e-30, 0) is 0 by " \
+               "its rule at the origin), minigrad the promoted values (-1e30)"
     dims = args[1] if len(args) > 1 else kwargs.get("dim")
     if name in ("var", "std", "var_mean", "std_mean") and isinstance(dims, (tuple, list)) \
             and not dims:
@@ -261,6 +280,12 @@ def dtypes_differ(name: str, args: tuple, kwargs: dict) -> Optional[str]:
     if any(isinstance(v, mg.Tensor) and v.numel() == 0 for v in _values(args, kwargs)):
         return "empty results: PyTorch runs no kernel on empty tensors and its result dtype " \
                "there is not always its promotion's (softmax of an empty int32 is int32)"
+    values = list(_values(args, kwargs))
+    if any(isinstance(v, mg.Tensor) and v.dtype == np.float16 for v in values) and any(
+            isinstance(v, complex) or isinstance(v, mg.Tensor) and v.dtype.kind == "c"
+            for v in values):
+        return "complex with float16: PyTorch's result is complex32, which NumPy lacks; " \
+               "minigrad's is complex64 (a norm of it float32, not float16)"
     if name in ("all", "any") and args and isinstance(args[0], mg.Tensor) and \
             args[0].dtype == np.uint8:
         return "all/any of a uint8 tensor: PyTorch keeps uint8 (a legacy rule), minigrad " \
@@ -285,6 +310,14 @@ def values_differ(name: str, args: tuple, kwargs: dict) -> Optional[str]:
             np.isfinite(v.numpy()).all() for v in _values(args, kwargs)
             if isinstance(v, mg.Tensor) and v.dtype.kind == "f"):
         return "softmax of inf: inf - inf is NaN here, PyTorch's kernel special-cases it"
+    p = args[2] if name == "dist" and len(args) > 2 else \
+        args[1] if name == "norm" and len(args) > 1 else kwargs.get("p")
+    if name in ("norm", "dist") and isinstance(p, (int, float)) and \
+            not isinstance(p, bool) and (math.isnan(p) or math.isfinite(p) and abs(p) > 1e3):
+        return "a norm with p NaN or |p| beyond 1e3: |x|^p is NaN, or overflows or " \
+               "underflows, here before the root; PyTorch's results there are not consistent " \
+               "either (p = 1e10 gives inf for [1.5, 2], p = -2^63 gives 1.5 for [1.5], " \
+               "p = NaN 0 for a zero difference)"
     if _huge_int(args, kwargs):
         return "Python ints beyond int64: NumPy compares and computes with their values, " \
                "PyTorch wraps them first"
@@ -305,11 +338,12 @@ def values_differ(name: str, args: tuple, kwargs: dict) -> Optional[str]:
     if any(isinstance(v, mg.Tensor) and v.dtype == np.float16 for v in _values(args, kwargs)) \
             or any(v is np.float16 or str(v) == "float16" for v in _values(args, kwargs)):
         return "float16: NumPy computes in float16, PyTorch in float32 and rounds once"
-    if name == "kthvalue" and args and isinstance(args[0], mg.Tensor) and \
+    if name in ("kthvalue", "median", "nanmedian") and args and \
+            isinstance(args[0], mg.Tensor) and \
             len(np.unique(args[0].numpy())) < args[0].numel():
-        return "kthvalue among tied values: which tied index is returned is an artifact of " \
+        return f"{name} among tied values: which tied index is returned is an artifact of " \
                "PyTorch's quickselect; minigrad picks the first in a stable sort"
-    if name == "norm" and any(isinstance(v, mg.Tensor) and v.dtype.kind == "f" and
+    if name in ("norm", "dist") and any(isinstance(v, mg.Tensor) and v.dtype.kind == "f" and
                               bool((np.abs(v.numpy()) >= 1e15).any())
                               for v in _values(args, kwargs)):
         return "norm of huge values: the squares overflow float32 here (inf); PyTorch's CPU " \
@@ -432,6 +466,16 @@ def nn_values_differ(name: str, options: dict, inputs: tuple,
     eps = options.get("eps")
     if isinstance(eps, (int, float)) and not eps > 0:
         return "a non-positive eps: NaN wherever the variance is small, placed differently"
+    p = options.get("p", args[0] if args else 2.0)
+    if name == "PairwiseDistance" and isinstance(p, (int, float)) and not isinstance(p, bool) \
+            and (math.isnan(p) or math.isfinite(p) and abs(p) > 1e3):
+        return "a norm with p NaN or |p| beyond 1e3: |x|^p is NaN, or overflows or " \
+               "underflows, here before the root (see values_differ: norm, dist)"
+    if name == "CosineSimilarity" and any(isinstance(v, mg.Tensor) and v.dtype == np.float16
+                                          for v in inputs):
+        return "cosine similarity with a float16 input: PyTorch floors the norms at eps in " \
+               "float16, where 1e-8 is 0 (0/0 for a zero vector); minigrad in the promoted " \
+               "dtype"
     if any(isinstance(v, mg.Tensor) and v.dtype.kind == "f" and
            bool((np.abs(v.numpy()) >= 1e15).any()) for v in _values(inputs, {})):
         return "huge inputs: rounding differs"

@@ -27,8 +27,9 @@ BINARY = ["mul", "multiply", "floor_divide", "remainder", "pow", "power", "eq", 
           "gt", "ge", "greater", "greater_equal", "less", "less_equal", "not_equal",
           "logical_and", "logical_or", "logical_xor", "isin", "bitwise_and", "bitwise_or",
           "bitwise_xor"]
-TWO_TENSORS = ["maximum", "minimum", "matmul", "mm", "bmm", "dot", "inner", "mv", "outer", "ger",
-               "equal", "view_as", "reshape_as", "expand_as"]
+TWO_TENSORS = ["maximum", "minimum", "atan2", "arctan2", "hypot", "logaddexp", "matmul", "mm",
+               "bmm", "dot", "inner", "mv", "outer", "ger", "equal", "view_as", "reshape_as",
+               "expand_as"]
 REDUCE = "T dims? bool? | dtype=dtype"
 CREATE = "shape* | dtype=dtype requires_grad=bool"
 LIKE = "T | dtype=dtype requires_grad=bool"
@@ -54,6 +55,7 @@ SPECS = {name: "T" for name in UNARY} | {name: "T TN" for name in BINARY} | {
     "masked_fill": "T B TN", "masked_select": "T B", "where": ["B", "B TN TN"],
     "sort": "T dim? bool? | stable=bool", "argsort": "T dim? bool? | stable=bool",
     "topk": "T int dim? bool? bool?", "kthvalue": "T int dim? bool?",
+    "median": "T dim? bool?", "nanmedian": "T dim? bool?", "dist": "T T p?",
     "reshape": "T shape*", "transpose": "T dim dim", "swapaxes": "T dim dim",
     "swapdims": "T dim dim", "permute": "T shape*", "flatten": "T dim? dim?",
     "unflatten": "T dim shape", "squeeze": "T dims?", "unsqueeze": "T dim",
@@ -105,6 +107,7 @@ NOT_FUZZED = {  # name -> why it is not called here
     "rnn_relu_sequence": "issue 9",
     "MaxResult": "a result tuple", "MinResult": "a result tuple", "SortResult": "a result tuple",
     "TopkResult": "a result tuple", "KthvalueResult": "a result tuple",
+    "MedianResult": "a result tuple",
 }
 
 # Functions with no PyTorch counterpart of the same meaning: checked for their errors only.

@@ -51,6 +51,7 @@ LAYERS = {
     "Softplus": ("N? N?", "F"), "GLU": ("dim?", "F"), "PReLU": ("size? N?", "F"),
     "Softmax": ("dim?", "F"), "LogSoftmax": ("dim?", "F"), "GELU": ("approximate=approximate",
                                                                       "F"),
+    "CosineSimilarity": ("dim? N?", "F F"), "PairwiseDistance": ("N? N? bool?", "F F"),
     "Flatten": ("dim? dim?", "F"), "Unflatten": ("dim shape", "F"), "Identity": ("any?", "T"),
     "ReLU": ("", "T"), "SELU": ("", "T"), "SiLU": ("", "T"), "Sigmoid": ("", "T"),
     "Tanh": ("", "T"), "Mish": ("", "T"), "LogSigmoid": ("", "T"), "Softsign": ("", "T"),
