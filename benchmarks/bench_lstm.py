@@ -31,7 +31,14 @@ a row's workers round by round, so drifts in machine load hit all alike (with a
 pause of ``--settle`` seconds between turns, so that one worker's idle BLAS threads,
 which spin for a while, do not compete with the next). Each turn starts with one
 untimed step: after the pause every library's threads are asleep and must be woken,
-which a training loop, running its steps back to back, does not pay. A worker
+which a training loop, running its steps back to back, does not pay. Untimed steps then
+go on until ``--warm`` seconds (0.05) have passed since the turn began: on the 2-vCPU
+VM these figures come from, a process that runs in short bursts between pauses runs
+slower (both libraries; measured 2026-11-28: LSTM H = 128 at 2 threads, turns of one
+untimed and two timed steps after 0.2 s pauses, minigrad 8.8-9.0 ms and PyTorch 5.5-8.9
+ms a step, against 4.4-4.6 and 5.4-5.9 ms with 0.05 s of untimed steps first), and a
+training loop's steady pace is what this benchmark is after. ``--warm 0`` gives the
+shorter turns. A worker
 doing one large float32 matmul in NumPy (``sgemm``, 2048^3, same thread count)
 runs interleaved with every row: its median rate is this machine's sgemm peak in
 this run, and each row reports its GEMM work (forward + backward FLOPs of its
@@ -389,8 +396,11 @@ def worker(impl: str, row_name: str, threads: int) -> None:
     for line in sys.stdin:
         command = line.split()
         if command[0] == "run":
+            warm_until = time.perf_counter() + float(command[2])
             if impl != "sgemm":
-                step()  # untimed: wakes the threads that slept through the pause
+                step()  # untimed: wakes the threads that slept through the pause ...
+                while time.perf_counter() < warm_until:
+                    step()  # ... and brings the machine back to a training loop's pace
             times, faults, reduced = [], _page_faults(), 0
             for _ in range(int(command[1])):
                 start = time.perf_counter()
@@ -540,7 +550,7 @@ def measure_row(name: str, impls: list, sgemm: Worker, load: Load,
             for w in everyone[r % len(everyone):] + everyone[:r % len(everyone)]:
                 load.set(w.level)
                 time.sleep(args.settle)  # the last worker's BLAS threads stop spinning
-                done = w.ask(f"run {1 if w is sgemm else args.steps}")
+                done = w.ask(f"run {1 if w is sgemm else args.steps} {args.warm}")
                 w.times += done["times"]
                 w.faults += done["faults"]
                 w.reduced += done["reduced"]
@@ -599,6 +609,10 @@ def main() -> None:
     parser.add_argument("--settle", type=float, default=0.2,
                         help="seconds between two workers' turns, for the previous one's "
                              "BLAS/OpenMP threads to stop spinning (OpenBLAS spins ~0.1 s)")
+    parser.add_argument("--warm", type=float, default=0.05,
+                        help="seconds of untimed steps at the start of each turn (at least "
+                             "one step): a training loop runs its steps back to back, and "
+                             "this machine runs the first ones after a pause slower")
     parser.add_argument("--threads", type=int, default=None,
                         help="pin every library to N threads (default: all cores, minigrad "
                              "under its load policy)")
