@@ -108,6 +108,7 @@ minimum = primitive(
     lambda xp, g, y, a, b: xp.where(b < a, g, xp.where(a == b, g / 2, 0)),
     saves=(0, 1), saves_output=False)
 
+
 def _atan2_grad(xp: Any, g: Any, a: Any, b: Any, side: Any) -> Any:
     """g * side / (a² + b²), and 0 at the origin, where the angle has no derivative
     (PyTorch's choice; hypot's is NaN there)."""
@@ -127,10 +128,12 @@ hypot = primitive(
     lambda xp, g, y, a, b: g * b / y,
     saves=(0, 1))
 
-logaddexp = primitive(  # log(e^a + e^b) without overflow; each side's share is
-    "logaddexp", lambda xp, a, b: xp.logaddexp(a, b),  # 1 / (1 + e^(other - side)), as in
-    lambda xp, g, y, a, b: g / (1 + xp.exp(b - a)),    # PyTorch: exact where y rounds
-    lambda xp, g, y, a, b: g / (1 + xp.exp(a - b)),    # (a = b = 1e30: 1/2 each)
+# log(e^a + e^b) without overflow. Each side's share is 1 / (1 + e^(other - side)), as in
+# PyTorch, rather than e^(side - y): exact where y rounds (a = b = 1e30 in float32: 1/2 each).
+logaddexp = primitive(
+    "logaddexp", lambda xp, a, b: xp.logaddexp(a, b),
+    lambda xp, g, y, a, b: g / (1 + xp.exp(b - a)),
+    lambda xp, g, y, a, b: g / (1 + xp.exp(a - b)),
     saves=(0, 1), saves_output=False)
 
 
