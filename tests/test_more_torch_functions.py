@@ -1,4 +1,4 @@
-"""atan2, hypot, logaddexp, median, nanmedian, dist, F.pairwise_distance and the
+"""atan2, hypot, logaddexp, median, nanmedian, dist, cdist, F.pairwise_distance and the
 nn.CosineSimilarity / nn.PairwiseDistance modules: gradients against central differences
 (float64, hypothesis-drawn shapes), values, indices and gradients against PyTorch, dtypes,
 broadcasting, the method and in-place forms, and the errors. The primitives' own gradient
@@ -267,3 +267,62 @@ def test_norms_of_complex_tensors_are_real_as_pytorch():
         assert ours.dtype == mg.float64
         np.testing.assert_allclose(ours.item(), theirs.item(), rtol=1e-12)
     assert mg.dist(mg.tensor(a), mg.tensor(0)).item() == pytest.approx(np.sqrt(27))
+
+
+# -- cdist ----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("p", [2.0, 1.0, 3.0, float("inf"), 0.0])
+@pytest.mark.parametrize("shapes_", [((3, 4), (5, 4)), ((2, 30, 3), (1, 7, 3)), ((4, 2), (4, 2))])
+def test_cdist_matches_torch_values_and_gradients(p, shapes_):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(4)
+    a, b = rng.normal(size=shapes_[0]), rng.normal(size=shapes_[1])
+    if a.shape == b.shape:
+        b[1] = a[1]  # a pair at distance 0: no derivative there, 0 in both libraries
+    ours_a, ours_b = leaf(a), leaf(b)
+    theirs_a = torch.tensor(a, requires_grad=True)
+    theirs_b = torch.tensor(b, requires_grad=True)
+    ours, theirs = mg.cdist(ours_a, ours_b, p), torch.cdist(theirs_a, theirs_b, p)
+    assert ours.shape == tuple(theirs.shape)
+    np.testing.assert_allclose(host(ours), theirs.detach().numpy(), rtol=1e-12, atol=1e-12)
+    weights = rng.normal(size=ours.shape)
+    (theirs * torch.tensor(weights)).sum().backward()
+    if p == 0:  # a count: PyTorch's gradient is zero, minigrad records none
+        assert not ours.requires_grad and not theirs_a.grad.any() and not theirs_b.grad.any()
+        return
+    (ours * mg.tensor(weights)).sum().backward()
+    np.testing.assert_allclose(host(ours_a.grad), theirs_a.grad.numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(host(ours_b.grad), theirs_b.grad.numpy(), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("mode", ["use_mm_for_euclid_dist", "donot_use_mm_for_euclid_dist"])
+def test_cdist_compute_modes_agree(mode):
+    rng = np.random.default_rng(5)
+    a, b = mg.tensor(rng.normal(size=(6, 3))), mg.tensor(rng.normal(size=(4, 3)))
+    np.testing.assert_allclose(mg.cdist(a, b, compute_mode=mode).numpy(),
+                               mg.cdist(a, b).numpy(), rtol=1e-12)
+
+
+@given(data=st.data())
+def test_cdist_gradchecks(data):
+    rows_a, rows_b, width = (data.draw(st.integers(1, 4)) for _ in range(3))
+    p = data.draw(st.sampled_from([2.0, 1.0, 3.0]))
+    # points on a coarse grid plus a small offset: no two coordinates equal, no zero distance
+    a = data.draw(hnp.arrays(F64, (rows_a, width), elements=st.integers(-9, 9))) / 3 + 0.01
+    b = data.draw(hnp.arrays(F64, (rows_b, width), elements=st.integers(-9, 9))) / 3 - 0.01
+    mode = data.draw(st.sampled_from(["use_mm_for_euclid_dist", "donot_use_mm_for_euclid_dist"]))
+    assert mg.gradcheck(lambda s, t: mg.cdist(s, t, p, mode), [leaf(a), leaf(b)])
+
+
+def test_cdist_errors_name_what_is_wrong():
+    with pytest.raises(ValueError, match=r"cdist: x1 must have at least 2 dims, got shape \(4,\)"):
+        mg.cdist(mg.zeros(4), mg.zeros(5, 4))
+    with pytest.raises(ValueError, match="cdist: x1 and x2 must have the same number of "
+                                         "columns, got 4 and 3"):
+        mg.cdist(mg.zeros(3, 4), mg.zeros(5, 3))
+    with pytest.raises(ValueError, match="cdist: p must be a non-negative number, got -1"):
+        mg.cdist(mg.zeros(3, 4), mg.zeros(5, 4), p=-1)
+    with pytest.raises(ValueError, match="cdist: compute_mode must be one of"):
+        mg.cdist(mg.zeros(3, 4), mg.zeros(5, 4), compute_mode="fast")
+    with pytest.raises(TypeError, match="cdist: x2 must be a floating-point tensor, got int64"):
+        mg.cdist(mg.zeros(3, 4), mg.zeros(5, 4, dtype=mg.int64))

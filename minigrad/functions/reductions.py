@@ -242,6 +242,55 @@ def dist(input: Any, other: Any, p: Any = 2) -> Tensor:
     return norm(ops.subtract(x, as_tensor(other, x)), p)
 
 
+_CDIST_MODES = ("use_mm_for_euclid_dist_if_necessary", "use_mm_for_euclid_dist",
+                "donot_use_mm_for_euclid_dist")
+
+
+def _root_or_zero(total: Tensor, p: float) -> Tensor:
+    """``total ** (1 / p)``, and 0 with a zero gradient where ``total`` is 0 (a distance
+    between equal points, which has no derivative there: PyTorch's cdist gives 0 too)."""
+    positive = ops.greater(total, 0)
+    root = ops.power(ops.where(positive, total, 1), 1.0 / p)
+    return ops.where(positive, root, 0)
+
+
+def cdist(x1: Any, x2: Any, p: float = 2.0,
+          compute_mode: str = "use_mm_for_euclid_dist_if_necessary") -> Tensor:
+    """The p-norm distance between each row of ``x1`` (..., P, M) and each row of ``x2``
+    (..., R, M): (..., P, R), batch dims broadcast. As PyTorch's, the Euclidean distance
+    goes through ``‖a‖² + ‖b‖² - 2 a·b`` (a matrix product) when P or R exceeds 25 (or
+    always, or never, by ``compute_mode``); other p and small inputs take the differences."""
+    a, b = as_tensor(x1), as_tensor(x2)
+    for name, t in (("x1", a), ("x2", b)):
+        if t.ndim < 2:
+            raise ValueError(f"cdist: {name} must have at least 2 dims, got shape "
+                             f"{tuple(t.shape)}")
+        if t.dtype.kind != "f":
+            raise TypeError(f"cdist: {name} must be a floating-point tensor, got {t.dtype}")
+    if a.shape[-1] != b.shape[-1]:
+        raise ValueError(f"cdist: x1 and x2 must have the same number of columns, got "
+                         f"{a.shape[-1]} and {b.shape[-1]}")
+    if compute_mode not in _CDIST_MODES:
+        raise ValueError(f"cdist: compute_mode must be one of {_CDIST_MODES}, got "
+                         f"{compute_mode!r}")
+    if not isinstance(p, (int, float)) or isinstance(p, bool) or not p >= 0:
+        raise ValueError(f"cdist: p must be a non-negative number, got {p!r}")
+    if p == 2 and (compute_mode == "use_mm_for_euclid_dist" or compute_mode == _CDIST_MODES[0]
+                   and (a.shape[-2] > 25 or b.shape[-2] > 25)):
+        squares = (ops.sum(a * a, axis=-1, keepdims=True)
+                   + ops.swapaxes(ops.sum(b * b, axis=-1, keepdims=True), -1, -2)
+                   - 2 * ops.matmul(a, ops.swapaxes(b, -1, -2)))
+        return _root_or_zero(ops.maximum(squares, 0), 2)
+    difference = ops.expand_dims(a, -2) - ops.expand_dims(b, -3)  # (..., P, R, M)
+    if p == 0:
+        return ops.sum(ops.not_equal(difference, 0).astype(difference.dtype), axis=-1)
+    if p == math.inf:
+        return ops.max(ops.abs(difference), axis=-1)
+    if p == 1:
+        return ops.sum(ops.abs(difference), axis=-1)
+    return _root_or_zero(ops.sum(ops.abs(difference) ** p, axis=-1), p)
+
+
 def argmax(input: Any, dim: Any = None, keepdim: bool = False, *, axis: Any = None,
            keepdims: Optional[bool] = None) -> Tensor:
     """Index of the largest element along ``dim`` (of the flattened tensor if None)."""
@@ -308,5 +357,5 @@ def cumprod(input: Any, dim: Any = None, *, dtype: Any = None, axis: Any = None)
 
 
 __all__ = ["MaxResult", "MinResult", "sum", "mean", "prod", "amax", "amin", "max", "min", "var",
-           "std", "var_mean", "std_mean", "logsumexp", "norm", "dist", "argmax", "argmin", "all",
-           "any", "count_nonzero", "cumsum", "cumprod"]
+           "std", "var_mean", "std_mean", "logsumexp", "norm", "dist", "cdist", "argmax", "argmin",
+           "all", "any", "count_nonzero", "cumsum", "cumprod"]

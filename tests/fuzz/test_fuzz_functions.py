@@ -55,7 +55,7 @@ SPECS = {name: "T" for name in UNARY} | {name: "T TN" for name in BINARY} | {
     "masked_fill": "T B TN", "masked_select": "T B", "where": ["B", "B TN TN"],
     "sort": "T dim? bool? | stable=bool", "argsort": "T dim? bool? | stable=bool",
     "topk": "T int dim? bool? bool?", "kthvalue": "T int dim? bool?",
-    "median": "T dim? bool?", "nanmedian": "T dim? bool?", "dist": "T T p?",
+    "median": "T dim? bool?", "nanmedian": "T dim? bool?", "dist": "T T p?", "cdist": "T T p?",
     "reshape": "T shape*", "transpose": "T dim dim", "swapaxes": "T dim dim",
     "swapdims": "T dim dim", "permute": "T shape*", "flatten": "T dim? dim?",
     "unflatten": "T dim shape", "squeeze": "T dims?", "unsqueeze": "T dim",
