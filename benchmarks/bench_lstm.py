@@ -396,8 +396,8 @@ def worker(impl: str, row_name: str, threads: int) -> None:
     for line in sys.stdin:
         command = line.split()
         if command[0] == "run":
-            warm_until = time.perf_counter() + float(command[2])
             if impl != "sgemm":
+                warm_until = time.perf_counter() + float(command[2])
                 step()  # untimed: wakes the threads that slept through the pause ...
                 while time.perf_counter() < warm_until:
                     step()  # ... and brings the machine back to a training loop's pace

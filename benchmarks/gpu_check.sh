@@ -3,7 +3,8 @@
 # NVIDIA GPU whose Python already has CuPy and PyTorch with CUDA, and no network:
 #
 #   bash benchmarks/gpu_check.sh            # PYTHON=/path/to/python to pick another Python
-#   bash benchmarks/gpu_check.sh --full     # check 1: the whole suite (pytest-xdist; 3 min on 16 cores)
+#   bash benchmarks/gpu_check.sh --full     # check 1: the whole suite (pytest-xdist;
+#                                           # 3 min on 16 cores)
 #
 # Nothing is downloaded or installed: the checks run in a folder of symbolic links to the
 # repository's files in which minigrad/ is laid out as the installed package (minigrad/*,

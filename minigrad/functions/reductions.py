@@ -246,14 +246,6 @@ _CDIST_MODES = ("use_mm_for_euclid_dist_if_necessary", "use_mm_for_euclid_dist",
                 "donot_use_mm_for_euclid_dist")
 
 
-def _root_or_zero(total: Tensor, p: float) -> Tensor:
-    """``total ** (1 / p)``, and 0 with a zero gradient where ``total`` is 0 (a distance
-    between equal points, which has no derivative there: PyTorch's cdist gives 0 too)."""
-    positive = ops.greater(total, 0)
-    root = ops.power(ops.where(positive, total, 1), 1.0 / p)
-    return ops.where(positive, root, 0)
-
-
 def cdist(x1: Any, x2: Any, p: float = 2.0,
           compute_mode: str = "use_mm_for_euclid_dist_if_necessary") -> Tensor:
     """The p-norm distance between each row of ``x1`` (..., P, M) and each row of ``x2``
@@ -280,15 +272,8 @@ def cdist(x1: Any, x2: Any, p: float = 2.0,
         squares = (ops.sum(a * a, axis=-1, keepdims=True)
                    + ops.swapaxes(ops.sum(b * b, axis=-1, keepdims=True), -1, -2)
                    - 2 * ops.matmul(a, ops.swapaxes(b, -1, -2)))
-        return _root_or_zero(ops.maximum(squares, 0), 2)
-    difference = ops.expand_dims(a, -2) - ops.expand_dims(b, -3)  # (..., P, R, M)
-    if p == 0:
-        return ops.sum(ops.not_equal(difference, 0).astype(difference.dtype), axis=-1)
-    if p == math.inf:
-        return ops.max(ops.abs(difference), axis=-1)
-    if p == 1:
-        return ops.sum(ops.abs(difference), axis=-1)
-    return _root_or_zero(ops.sum(ops.abs(difference) ** p, axis=-1), p)
+        return _root(ops.maximum(squares, 0))  # 0 with a zero gradient at zero distance
+    return norm(ops.expand_dims(a, -2) - ops.expand_dims(b, -3), p, -1)  # (..., P, R, M)
 
 
 def argmax(input: Any, dim: Any = None, keepdim: bool = False, *, axis: Any = None,
