@@ -19,6 +19,7 @@ import inspect
 import weakref
 from itertools import count
 from numbers import Number
+from types import MappingProxyType
 from typing import Any, Callable, Optional, Sequence
 
 from . import grad_mode
@@ -26,6 +27,11 @@ from .backends import current_backend
 from .promotion import promote
 
 Rule = Callable[..., Any]
+_new = object.__new__
+# Shared by every node that has none of these: one object less per recorded op (each
+# one allocated makes Python's cyclic garbage collector run sooner; see Node).
+NO_PARAMS: Any = MappingProxyType({})
+_NONES = ((), (None,), (None, None), (None, None, None))
 _NOTHING = object()  # "no such input" (None is a legitimate optional input)
 
 REGISTRY: dict[str, "Primitive"] = {}
@@ -72,34 +78,54 @@ class Spec:
         return len(self.shape)
 
 
+class NodeExtra:
+    """What few nodes carry, kept off the common path: a Function's saved Tensors (for
+    create_graph), hooks registered on the output, retain_grad's weak reference to the
+    output, and the forward traceback under anomaly detection."""
+
+    __slots__ = ("saved", "hooks", "retained", "trace")
+
+    def __init__(self) -> None:
+        self.saved = None
+        self.hooks = None
+        self.retained = None
+        self.trace = None
+
+
 class Node:
     """One recorded application of a primitive: what backward needs to revisit it.
 
     A node holds only what its rules read: the saved inputs, maybe its own output,
     and the edges to the nodes (or leaf tensors) upstream. Intermediate tensors are
     not kept alive by the graph unless a rule needs their values, as in PyTorch.
+
+    Every op records one, so it is kept small: each attribute set costs time, and each
+    object it owns (a tuple, a dict) counts towards the next run of Python's cyclic
+    garbage collector, which then walks the whole young graph (a third of the per-op
+    cost of a chain of small ops, measured with ``benchmarks/bench_ops.py --no-gc``).
     """
 
-    __slots__ = ("prim", "edges", "args", "saved", "out", "params", "seq", "shape", "dtype",
-                 "backend", "hooks", "retained",
-                 "trace",         # forward stack, set only under anomaly detection
-                 "__weakref__")   # a Function's ctx refers back to its node weakly
+    __slots__ = ("prim", "edges", "args", "out", "params", "seq", "shape", "dtype",
+                 "backend", "extra", "__weakref__")  # a Function's ctx refers back weakly
 
-    def __init__(self, prim: "Primitive", edges: tuple, args: Any, saved: Any, out: Any,
-                 params: dict, backend: Any, shape: tuple, dtype: Any) -> None:
+    def __init__(self, prim: "Primitive", edges: tuple, args: Any, out: Any,
+                 params: Any, backend: Any, shape: tuple, dtype: Any) -> None:
         self.prim = prim
         self.edges = edges          # per input: upstream Node, leaf Tensor, or None
         self.args = args            # per input: array/constant the rules read, a Spec, or None
-        self.saved = saved          # a Function's saved Tensors, for create_graph (else None:
-        #                             a primitive's inputs are found again through edges)
         self.out = out              # this node's output array, if a rule reads it
         self.params = params
         self.seq = next(clock)      # position on the tape
         self.shape = shape          # the output's shape and dtype (for gradient buffers)
         self.dtype = dtype
         self.backend = backend
-        self.hooks = None           # hooks registered on the (non-leaf) output tensor
-        self.retained = None        # weakref to the output tensor after retain_grad()
+        self.extra = None           # a NodeExtra, made by more() when one is needed
+
+    def more(self) -> NodeExtra:
+        """This node's :class:`NodeExtra`, made on first use."""
+        if self.extra is None:
+            self.extra = NodeExtra()
+        return self.extra
 
     # -- the grad_fn view (PyTorch's names) ------------------------------------------
     def _presented(self) -> tuple:
@@ -247,7 +273,8 @@ class Primitive:
             raise self._odd_input(odd)  # NumPy made an array of Python objects of it
         if self.moves_device:
             backend = params["target"]
-        return self._output(out, backend, args, tuple(edges) if needs_grad else None, params,
+        return self._output(out, backend, args, tuple(edges) if needs_grad else None,
+                            params or NO_PARAMS,
                             inputs)
 
     def unary(self, x: Any) -> "Tensor":
@@ -267,8 +294,8 @@ class Primitive:
             out = self.forward(backend, a)
         except (ValueError, TypeError, IndexError, OverflowError):
             return self(x)  # the general path says what is wrong, naming the op
-        return self._output(out, backend, [a], (x if x._node is None else x._node,)
-                            if x._requires_grad else None, {}, (x,))
+        return self._output(out, backend, (a,), (x if x._node is None else x._node,)
+                            if x._requires_grad else None, NO_PARAMS, (x,))
 
     def binary(self, x: Any, y: Any) -> "Tensor":
         """``x op y`` for the operators: a float tensor with a tensor of its device and
@@ -301,11 +328,11 @@ class Primitive:
             x._requires_grad else None
         edge_y = (y if y._node is None else y._node) if type(y) is Tensor and \
             y._requires_grad else None
-        return self._output(out, backend, [a, b], None if edge_x is None and edge_y is None
-                            else (edge_x, edge_y), {}, (x, y))
+        return self._output(out, backend, (a, b), None if edge_x is None and edge_y is None
+                            else (edge_x, edge_y), NO_PARAMS, (x, y))
 
-    def _output(self, out: Any, backend: Any, args: list, edges: Optional[tuple],
-                params: dict, inputs: tuple) -> "Tensor":
+    def _output(self, out: Any, backend: Any, args: Sequence, edges: Optional[tuple],
+                params: Any, inputs: tuple) -> "Tensor":
         """The forward's result as a Tensor, recorded on the tape (when grad mode is on)
         with ``edges``: per input, the Node or leaf its gradient goes to (None: nothing
         needs a gradient)."""
@@ -322,14 +349,22 @@ class Primitive:
             if self._keeps_all:
                 kept = args
             elif self._keeps_none:
-                kept = (None,) * len(args)
+                kept = _NONES[len(args)] if len(args) < 4 else (None,) * len(args)
             else:
                 kept = self._kept(inputs, args)
-            t._node = node = Node(self, edges, kept, None,
-                                  out if self.saves_output else None, params, backend,
-                                  out.shape, out.dtype)
+            t._node = node = _new(Node)  # Node(...) inlined: it runs once per op
+            node.prim = self
+            node.edges = edges
+            node.args = kept
+            node.out = out if self.saves_output else None
+            node.params = params
+            node.seq = next(clock)
+            node.shape = out.shape
+            node.dtype = out.dtype
+            node.backend = backend
+            node.extra = None
             if anomaly_mode.enabled:
-                node.trace = forward_trace()
+                node.more().trace = forward_trace()
         else:
             t._requires_grad = False
             t._node = None

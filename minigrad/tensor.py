@@ -249,16 +249,17 @@ class Tensor:
                 self._hooks = []
             hooks = self._hooks
         else:  # a non-leaf's hooks live on its node, which outlives the tensor object
-            if self._node.hooks is None:
-                self._node.hooks = []
-            hooks = self._node.hooks
+            extra = self._node.more()
+            if extra.hooks is None:
+                extra.hooks = []
+            hooks = extra.hooks
         hooks.append(hook)
         return RemovableHandle(hooks, hook)
 
     def retain_grad(self) -> None:
         """Keep the gradient of a non-leaf tensor in ``.grad`` after backward."""
         if self._node is not None:
-            self._node.retained = weakref.ref(self)
+            self._node.more().retained = weakref.ref(self)
 
     # -- in-place updates: allowed where they cannot corrupt a recorded graph -----
     def _mark_modified(self) -> None:

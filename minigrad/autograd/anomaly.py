@@ -107,7 +107,7 @@ def forward_trace() -> traceback.StackSummary:
 
 
 def _where(node: Any) -> str:
-    trace = getattr(node, "trace", None)
+    trace = None if node.extra is None else node.extra.trace
     if trace is None:
         return ("No forward traceback was recorded for it: it ran before anomaly detection "
                 "was turned on.")

@@ -119,8 +119,9 @@ def _as_tensors(node: Node) -> tuple:
     out = None
     if node.out is not None:
         out = _on_tape(node.out, node, node.backend)
-    if node.saved is not None:  # a Function's saved tensors
-        args = [v if isinstance(v, Tensor) else a for v, a in zip(node.saved, node.args)]
+    saved = None if node.extra is None else node.extra.saved
+    if saved is not None:  # a Function's saved tensors
+        args = [v if isinstance(v, Tensor) else a for v, a in zip(saved, node.args)]
     else:  # a primitive's inputs: the arrays it read, put back on the tape by their edges
         args = [_on_tape(a, edge, node.backend) for a, edge in zip(node.args, node.edges)]
     return out, args
@@ -180,12 +181,13 @@ def run_backward(outputs: list, grad_outputs: list, retain_graph: bool, create_g
     parallel starts averaging a bucket of gradients while the rest of backward runs.
     """
     from .. import ops  # the Tensor namespace rules use when recording (create_graph)
-    pending: dict = {}   # id(edge) -> gradient so far (array, Tensor or GradientSum)
+    # Keyed by the edge itself (a Node or a leaf Tensor; both hash by identity).
+    pending: dict = {}   # edge -> gradient so far (array, Tensor or GradientSum)
     leaves: list = []    # leaf tensors that received a gradient, in arrival order
     heap: list = []      # (-position on the tape, node): latest node first
-    captured = None
+    captured = None      # edge -> gradient, for mg.grad's inputs
     if capture is not None:
-        captured = {id(t._node if t._node is not None else t): None for t in capture}
+        captured = {(t._node if t._node is not None else t): None for t in capture}
     handed_out = set()   # arrays already given to someone: never alias them into .grad
     hooked: list = []    # leaves with hooks that received a gradient (finished early)
     to_come: Optional[dict] = None  # id(leaf) -> edges from nodes not yet run
@@ -202,24 +204,22 @@ def run_backward(outputs: list, grad_outputs: list, retain_graph: bool, create_g
                 hooked.append(edge)
 
     def receive(edge: Any, g: Any) -> None:
-        key = id(edge)
-        previous = pending.get(key)
+        previous = pending.get(edge)
         if previous is None:
-            pending[key] = g
+            pending[edge] = g
             schedule(edge)
         elif create_graph:
-            pending[key] = previous + g
+            pending[edge] = previous + g
         elif type(previous) is GradientSum:
             previous.add(g)
         else:  # second contribution: from now on sum in place into one buffer
             total = GradientSum(*_meta(edge))
             total.add(previous)
             total.add(g)
-            pending[key] = total
+            pending[edge] = total
 
     def gradient_sum(edge: Any) -> GradientSum:
-        key = id(edge)
-        previous = pending.get(key)
+        previous = pending.get(edge)
         if type(previous) is GradientSum:
             return previous
         total = GradientSum(*_meta(edge))
@@ -227,11 +227,11 @@ def run_backward(outputs: list, grad_outputs: list, retain_graph: bool, create_g
             schedule(edge)
         else:
             total.add(previous)
-        pending[key] = total
+        pending[edge] = total
         return total
 
     def collect(edge: Any) -> Any:
-        g = pending.pop(id(edge))
+        g = pending.pop(edge)
         return g.total() if type(g) is GradientSum else g
 
     def finish(t: Tensor) -> None:
@@ -240,8 +240,8 @@ def run_backward(outputs: list, grad_outputs: list, retain_graph: bool, create_g
         if t._hooks:
             g = _run_hooks(t._hooks, g, t._backend, create_graph)
         if captured is not None:
-            if id(t) in captured:
-                captured[id(t)] = g
+            if t in captured:
+                captured[t] = g
         else:
             _accumulate(t, g, create_graph, handed_out)
         finished.add(id(t))
@@ -262,8 +262,19 @@ def run_backward(outputs: list, grad_outputs: list, retain_graph: bool, create_g
                     if to_come[id(e)] == 0 and e._hooks:
                         done.append(e)
         for t in done:
-            if id(t) in pending:
+            if t in pending:
                 finish(t)
+
+    def visit_extra(node: Node, g: Any) -> Any:
+        """A node's hooks and retain_grad, rarely there: the gradient hooks leave."""
+        extra = node.extra
+        if extra.hooks:
+            g = _run_hooks(extra.hooks, g, node.backend, create_graph)
+        if extra.retained is not None and capture is None:
+            kept = extra.retained()
+            if kept is not None:
+                _accumulate(kept, g, create_graph, handed_out)
+        return g
 
     for out, g in zip(outputs, grad_outputs):
         if not out._requires_grad:
@@ -283,17 +294,13 @@ def run_backward(outputs: list, grad_outputs: list, retain_graph: bool, create_g
                     heappush(heap, (-upcoming.seq, upcoming))
                 _, node = heappop(heap)
             upcoming = None
-            g = pending.pop(id(node))
+            g = pending.pop(node)
             if type(g) is GradientSum:
                 g = g.total()
-            if node.hooks:
-                g = _run_hooks(node.hooks, g, node.backend, create_graph)
-            if captured is not None and id(node) in captured:
-                captured[id(node)] = g
-            if node.retained is not None and capture is None:
-                kept = node.retained()
-                if kept is not None:
-                    _accumulate(kept, g, create_graph, handed_out)
+            if node.extra is not None:
+                g = visit_extra(node, g)
+            if captured is not None and node in captured:
+                captured[node] = g
             if node.args is None or writes:
                 _check_saved(node)
             prim = node.prim
@@ -317,13 +324,13 @@ def run_backward(outputs: list, grad_outputs: list, retain_graph: bool, create_g
             for i, edge in enumerate(node.edges):
                 if edge is None:
                     continue
-                if accumulators is not None and i in accumulators and \
-                        accumulators[i](gradient_sum(edge), g, out, *args, **params):
-                    continue  # added straight into the upstream gradient buffer
                 if joint is not None:
                     pg = joint[i]
                 elif rules is None:
                     pg = prim.vjp_all(xp, g, out, *args, index=i, **params)
+                elif accumulators is not None and i in accumulators and \
+                        accumulators[i](gradient_sum(edge), g, out, *args, **params):
+                    continue  # added straight into the upstream gradient buffer
                 elif i < len(rules) and rules[i] is not None:
                     pg = rules[i](xp, g, out, *args, **params) if params else \
                         rules[i](xp, g, out, *args)
@@ -331,40 +338,47 @@ def run_backward(outputs: list, grad_outputs: list, retain_graph: bool, create_g
                     continue  # not differentiable w.r.t. this input: zero gradient
                 if pg is None:
                     continue  # not differentiable w.r.t. this input: zero gradient
-                is_node = type(edge) is Node
-                if is_node:
-                    shape, dtype = edge.shape, edge.dtype
+                if type(edge) is Node:
+                    if pg.shape != edge.shape or pg.dtype is not edge.dtype and \
+                            pg.dtype != edge.dtype:
+                        pg = unbroadcast(pg, edge.shape, edge.dtype,
+                                         xp if xp is not ops else None)
+                    if edge in pending:
+                        receive(edge, pg)
+                    else:  # the common case, inlined: a first contribution
+                        pending[edge] = pg
+                        if upcoming is None:
+                            upcoming = edge
+                        elif edge.seq > upcoming.seq:
+                            heappush(heap, (-upcoming.seq, upcoming))
+                            upcoming = edge
+                        else:
+                            heappush(heap, (-edge.seq, edge))
                 else:
-                    shape, dtype = edge._data.shape, edge._data.dtype
-                if pg.shape != shape or pg.dtype is not dtype and pg.dtype != dtype:
-                    pg = unbroadcast(pg, shape, dtype, xp if xp is not ops else None)
-                key = id(edge)
-                if key in pending:
-                    receive(edge, pg)
-                elif is_node:  # the common case, inlined: a first contribution
-                    pending[key] = pg
-                    if upcoming is None:
-                        upcoming = edge
-                    elif edge.seq > upcoming.seq:
-                        heappush(heap, (-upcoming.seq, upcoming))
-                        upcoming = edge
+                    data = edge._data
+                    if pg.shape != data.shape or pg.dtype is not data.dtype and \
+                            pg.dtype != data.dtype:
+                        pg = unbroadcast(pg, data.shape, data.dtype,
+                                         xp if xp is not ops else None)
+                    if edge in pending:
+                        receive(edge, pg)
                     else:
-                        heappush(heap, (-edge.seq, edge))
-                else:
-                    pending[key] = pg
-                    leaves.append(edge)
-                    if edge._hooks:
-                        hooked.append(edge)
+                        pending[edge] = pg
+                        leaves.append(edge)
+                        if edge._hooks:
+                            hooked.append(edge)
             if hooked:
                 finish_complete_leaves(node, upcoming)
-            if not retain_graph:
-                node.args = node.saved = node.out = None  # release the saved values
+            if not retain_graph:  # release the saved values
+                node.args = node.out = None
+                if node.extra is not None:
+                    node.extra.saved = None
 
         for t in leaves:
             if id(t) not in finished:
                 finish(t)
     if captured is not None:
-        return {id(t): captured[id(t._node if t._node is not None else t)] for t in capture}
+        return {id(t): captured[t._node if t._node is not None else t] for t in capture}
     return None
 
 

@@ -127,7 +127,7 @@ _OUTPUT.selects_output = True
 
 
 def _output_node(function_node: Node, index: int, count: int, t: Tensor) -> Node:
-    return Node(_OUTPUT, (function_node,), (), (), None, {"index": index, "count": count},
+    return Node(_OUTPUT, (function_node,), (), None, {"index": index, "count": count},
                 t._backend, t.shape, t.dtype)
 
 
@@ -281,8 +281,9 @@ class Function:
                       for a, need in zip(args, needs))
         shape, dtype = (outputs[0].shape, outputs[0].dtype) if single else \
             ((len(outputs),), None)
-        node = Node(cls._primitive, edges, tuple(kept), tuple(saved), None, {"ctx": ctx},
-                    backend, shape, dtype)
+        node = Node(cls._primitive, edges, tuple(kept), None, {"ctx": ctx}, backend, shape,
+                    dtype)
+        node.more().saved = tuple(saved)
         ctx._node_ref = weakref.ref(node)
         ctx._single = single
         ctx._outputs = tuple((o.shape, o.dtype) if isinstance(o, Tensor) else None
@@ -293,11 +294,11 @@ class Function:
         ctx._to_save = ctx._non_differentiable = ()  # the node holds what backward needs
         trace = forward_trace() if anomaly_mode.enabled else None
         if trace is not None:
-            node.trace = trace
+            node.more().trace = trace
         for k in differentiable:
             o = outputs[k]
             o._requires_grad = True
             o._node = node if single else _output_node(node, k, len(outputs), o)
             if trace is not None:
-                o._node.trace = trace
+                o._node.more().trace = trace
         return result
