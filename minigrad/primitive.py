@@ -42,6 +42,7 @@ REGISTRY: dict[str, "Primitive"] = {}
 # comparison of two times (see autograd.engine._check_saved).
 clock = count(1)
 writes: dict = {}  # id(memory-owning array) -> clock time of its latest in-place write
+last_write = 0     # the latest of those times: a node made after it needs no check
 
 
 def memory_owner(array: Any) -> Any:
@@ -52,7 +53,8 @@ def memory_owner(array: Any) -> Any:
 
 def note_inplace_write(array: Any) -> int:
     """Record an in-place write to ``array``'s memory; returns the time stamp."""
-    stamp = next(clock)
+    global last_write
+    stamp = last_write = next(clock)
     owner = memory_owner(array)
     key = id(owner)
     if key not in writes:
@@ -204,9 +206,6 @@ class Primitive:
 
     moves_device = False  # True only for the transfer primitive: output on params["target"]
     selects_output = False  # True only for the node picking one output of a Function
-    # Optional fast paths for plain backward: {input index: fn(gradient_sum, g, out, *args,
-    # **params) -> bool} adding the contribution straight into a GradientSum (see there).
-    accumulators: Optional[dict] = None
     # Type promotion (minigrad/promotion.py): the input positions that take part (None: no
     # promotion; ALL: every input), and whether an integer result becomes a float (true
     # division). Set on the arithmetic primitives right after they are declared.
@@ -234,11 +233,24 @@ class Primitive:
         self._keeps_all = saves is None or (
             arity is not None and self.saves.issuperset(range(arity)))
         self._keeps_none = saves is not None and not saves and not saves_shapes
+        self.accumulators = None
         if register:  # unregistered: mg.autograd.Function's, which need no gradient test here
             REGISTRY[name] = self
 
     def __repr__(self) -> str:
         return f"<minigrad primitive {self.name}>"
+
+    @property
+    def accumulators(self) -> Optional[dict]:
+        """Optional fast paths for plain backward: {input index: fn(gradient_sum, g, out,
+        *args, **params) -> bool} adding the contribution straight into a GradientSum."""
+        return self._accumulators
+
+    @accumulators.setter
+    def accumulators(self, value: Optional[dict]) -> None:
+        self._accumulators = value
+        # What plain backward runs input by input (None: it takes every share at once).
+        self.rule_by_rule = self.vjps if value is None else None
 
     def _odd_input(self, value: Any) -> TypeError:
         return TypeError(f"{self.name}: expected tensors or numbers as inputs, got "
@@ -294,8 +306,10 @@ class Primitive:
             out = self.forward(backend, a)
         except (ValueError, TypeError, IndexError, OverflowError):
             return self(x)  # the general path says what is wrong, naming the op
-        return self._output(out, backend, (a,), (x if x._node is None else x._node,)
-                            if x._requires_grad else None, NO_PARAMS, (x,))
+        node = x._node
+        return self._output(out, backend, (a,), (x if node is None else node,)
+                            if x._requires_grad else None, NO_PARAMS, (x,),
+                            None if node is None else node.shape)
 
     def binary(self, x: Any, y: Any) -> "Tensor":
         """``x op y`` for the operators: a float tensor with a tensor of its device and
@@ -328,14 +342,18 @@ class Primitive:
             x._requires_grad else None
         edge_y = (y if y._node is None else y._node) if type(y) is Tensor and \
             y._requires_grad else None
+        # With a number on one side, the result has the shape of the tensor on the other.
+        node = x._node if type(y) is float else y._node if type(x) is float else None
         return self._output(out, backend, (a, b), None if edge_x is None and edge_y is None
-                            else (edge_x, edge_y), NO_PARAMS, (x, y))
+                            else (edge_x, edge_y), NO_PARAMS, (x, y),
+                            None if node is None else node.shape)
 
     def _output(self, out: Any, backend: Any, args: Sequence, edges: Optional[tuple],
-                params: Any, inputs: tuple) -> "Tensor":
+                params: Any, inputs: tuple, shape: Optional[tuple] = None) -> "Tensor":
         """The forward's result as a Tensor, recorded on the tape (when grad mode is on)
         with ``edges``: per input, the Node or leaf its gradient goes to (None: nothing
-        needs a gradient)."""
+        needs a gradient). ``shape``: ``out.shape`` when the caller has it already (an
+        elementwise op's input node's, the same tuple: one object less on the tape)."""
         if type(out) is not backend.ndarray:
             out = backend.xp.asarray(out)
         t = object.__new__(Tensor)  # Tensor._wrap, inlined: this runs once per op
@@ -359,7 +377,7 @@ class Primitive:
             node.out = out if self.saves_output else None
             node.params = params
             node.seq = next(clock)
-            node.shape = out.shape
+            node.shape = out.shape if shape is None else shape
             node.dtype = out.dtype
             node.backend = backend
             node.extra = None

@@ -11,7 +11,7 @@ from __future__ import annotations
 import heapq
 from typing import Any, Optional, Sequence, Union
 
-from .. import grad_mode
+from .. import grad_mode, primitive
 from ..gradient_sum import GradientSum
 from ..primitive import Node, Spec, memory_owner, writes
 from ..tensor import Tensor
@@ -149,22 +149,22 @@ def _meta(edge: Any) -> tuple:
     return edge._backend, edge._data.shape, edge._data.dtype
 
 
-def node_gradients(node: Node, xp: Any, g: Any, out: Any, args: Any, params: dict) -> tuple:
-    """Every input's gradient share from one node (None where there is none), computed by
-    its rules exactly as :func:`run_backward`'s loop does (that loop inlines this)."""
+def input_gradient(prim: Any, i: int, xp: Any, g: Any, out: Any, args: Any,
+                   params: Any) -> Any:
+    """Input ``i``'s gradient share by its primitive's rule (None: not differentiable)."""
+    if prim.vjps is None:
+        return prim.vjp_all(xp, g, out, *args, index=i, **params)
+    rule = prim.vjps[i] if i < len(prim.vjps) else None
+    return None if rule is None else rule(xp, g, out, *args, **params)
+
+
+def node_gradients(node: Node, xp: Any, g: Any, out: Any, args: Any, params: Any) -> tuple:
+    """Every input's gradient share from one node (None where there is none)."""
     prim = node.prim
     if prim.vjp_joint is not None:
         return tuple(prim.vjp_joint(xp, g, out, *args, **params))
-    grads = []
-    for i, edge in enumerate(node.edges):
-        if edge is None:
-            grads.append(None)
-        elif prim.vjps is None:
-            grads.append(prim.vjp_all(xp, g, out, *args, index=i, **params))
-        else:
-            rule = prim.vjps[i] if i < len(prim.vjps) else None
-            grads.append(None if rule is None else rule(xp, g, out, *args, **params))
-    return tuple(grads)
+    return tuple(None if edge is None else input_gradient(prim, i, xp, g, out, args, params)
+                 for i, edge in enumerate(node.edges))
 
 
 def run_backward(outputs: list, grad_outputs: list, retain_graph: bool, create_graph: bool,
@@ -276,6 +276,24 @@ def run_backward(outputs: list, grad_outputs: list, retain_graph: bool, create_g
                 _accumulate(kept, g, create_graph, handed_out)
         return g
 
+    def all_shares(node: Node, xp: Any, g: Any, out: Any, args: Any, params: Any) -> tuple:
+        """Every input's share at once (None: none), for the nodes the loop does not run
+        rule by rule: joint and variadic rules, anomaly detection's checked gradients,
+        and accumulators that add a share straight into the upstream gradient buffer."""
+        if detect:
+            return check_gradients(node, node_gradients, xp, g, out, args, params)
+        accumulators = None if create_graph else node.prim.accumulators
+        if accumulators is None:
+            return node_gradients(node, xp, g, out, args, params)
+        shares = []
+        for i, edge in enumerate(node.edges):
+            if edge is None or i in accumulators and \
+                    accumulators[i](gradient_sum(edge), g, out, *args, **params):
+                shares.append(None)
+            else:
+                shares.append(input_gradient(node.prim, i, xp, g, out, args, params))
+        return tuple(shares)
+
     for out, g in zip(outputs, grad_outputs):
         if not out._requires_grad:
             raise RuntimeError("element 0 of tensors does not require grad and does not have "
@@ -285,75 +303,80 @@ def run_backward(outputs: list, grad_outputs: list, retain_graph: bool, create_g
         receive(out._node if out._node is not None else out, g)
 
     with grad_mode.set_grad_enabled(create_graph):
-        upcoming = None  # the next node when it is the latest of all: a chain skips the heap
+        # The next node when it is the latest of all, with its gradient: a chain skips the
+        # heap and the pending map (a second contribution to it moves it into the map).
+        upcoming = upcoming_g = None
         while heap or upcoming is not None:
             if upcoming is not None and (not heap or upcoming.seq > -heap[0][0]):
                 node = upcoming
+                g = pending.pop(node) if upcoming_g is None else upcoming_g
             else:
                 if upcoming is not None:
+                    if upcoming_g is not None:
+                        pending[upcoming] = upcoming_g
                     heappush(heap, (-upcoming.seq, upcoming))
                 _, node = heappop(heap)
-            upcoming = None
-            g = pending.pop(node)
+                g = pending.pop(node)
+            upcoming = upcoming_g = None
             if type(g) is GradientSum:
                 g = g.total()
             if node.extra is not None:
                 g = visit_extra(node, g)
             if captured is not None and node in captured:
                 captured[node] = g
-            if node.args is None or writes:
-                _check_saved(node)
+            if node.args is None or primitive.last_write > node.seq:
+                _check_saved(node)  # released, or maybe written in place since it ran
             prim = node.prim
             params = node.params
             if create_graph:
                 xp = ops
                 out, args = _as_tensors(node)
-                accumulators = None
             else:
                 xp = node.backend
                 out = node.out
                 args = node.args
-                accumulators = prim.accumulators
-            rules = prim.vjps
-            if detect:
-                joint = check_gradients(node, node_gradients, xp, g, out, args, params)
-                accumulators = None
-            else:
-                joint = None if prim.vjp_joint is None else prim.vjp_joint(xp, g, out, *args,
-                                                                           **params)
-            for i, edge in enumerate(node.edges):
+            shares = None if detect else prim.vjps if create_graph else prim.rule_by_rule
+            computed = shares is None
+            if computed:  # all at once: a joint or variadic rule, an accumulator, a check
+                shares = all_shares(node, xp, g, out, args, params)
+            for i, edge in enumerate(node.edges):  # (cheaper than a zip on short tuples)
                 if edge is None:
                     continue
-                if joint is not None:
-                    pg = joint[i]
-                elif rules is None:
-                    pg = prim.vjp_all(xp, g, out, *args, index=i, **params)
-                elif accumulators is not None and i in accumulators and \
-                        accumulators[i](gradient_sum(edge), g, out, *args, **params):
-                    continue  # added straight into the upstream gradient buffer
-                elif i < len(rules) and rules[i] is not None:
-                    pg = rules[i](xp, g, out, *args, **params) if params else \
-                        rules[i](xp, g, out, *args)
+                try:
+                    share = shares[i]  # a gradient, or its rule
+                except IndexError:
+                    break  # no rule for the inputs past the declared ones
+                if share is None:
+                    continue  # not differentiable w.r.t. this input: zero gradient
+                if computed:
+                    pg = share
                 else:
-                    continue  # not differentiable w.r.t. this input: zero gradient
-                if pg is None:
-                    continue  # not differentiable w.r.t. this input: zero gradient
+                    pg = share(xp, g, out, *args, **params) if params else \
+                        share(xp, g, out, *args)
+                    if pg is None:
+                        continue
                 if type(edge) is Node:
                     if pg.shape != edge.shape or pg.dtype is not edge.dtype and \
                             pg.dtype != edge.dtype:
                         pg = unbroadcast(pg, edge.shape, edge.dtype,
                                          xp if xp is not ops else None)
-                    if edge in pending:
+                    if upcoming is None and edge not in pending:  # a chain's next link
+                        upcoming, upcoming_g = edge, pg
+                    elif edge is upcoming:  # more than one contribution: sum in the map
+                        if upcoming_g is not None:
+                            pending[edge] = upcoming_g
+                            upcoming_g = None
                         receive(edge, pg)
-                    else:  # the common case, inlined: a first contribution
+                    elif edge in pending:
+                        receive(edge, pg)
+                    elif edge.seq > upcoming.seq:  # a later first contribution: it is next
+                        if upcoming_g is not None:
+                            pending[upcoming] = upcoming_g
+                        heappush(heap, (-upcoming.seq, upcoming))
+                        upcoming, upcoming_g = edge, pg
+                    else:
                         pending[edge] = pg
-                        if upcoming is None:
-                            upcoming = edge
-                        elif edge.seq > upcoming.seq:
-                            heappush(heap, (-upcoming.seq, upcoming))
-                            upcoming = edge
-                        else:
-                            heappush(heap, (-edge.seq, edge))
+                        heappush(heap, (-edge.seq, edge))
                 else:
                     data = edge._data
                     if pg.shape != data.shape or pg.dtype is not data.dtype and \
