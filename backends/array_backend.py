@@ -63,6 +63,7 @@ class ArrayBackend:
         self.ndarray = xp.ndarray
         self._errstate = getattr(xp, "errstate", None)  # NumPy's floating-point warning switch
         self._rng = numpy.random.default_rng()
+        self._ones: dict = {}  # dtype -> 0-d array of 1 (see one())
 
     def __repr__(self) -> str:
         return f"<minigrad backend {self.name!r} on {self.device!r}>"
@@ -109,17 +110,27 @@ class ArrayBackend:
 
     # -- functions the array modules lack --------------------------------------
     def sigmoid(self, x: Any) -> Any:
-        """1 / (1 + exp(-x)) in three passes. Accurate in the far negative tail (where
-        a tanh form rounds to 0); for x below about -88 (float32) exp overflows to inf
-        and the result is the correct limit 0, so that warning is silenced."""
-        if self._errstate is None:  # no floating-point warnings to silence (CuPy)
-            out = self.xp.exp(-x)
-        else:
-            out = float_errors.ignoring_overflow(self.xp.exp, -x)
+        """1 / (1 + exp(-x)) in four passes over one buffer. Accurate in the far negative
+        tail (where a tanh form rounds to 0); for x below about -88 (float32) exp
+        overflows to inf and the result is the correct limit 0, so that warning is
+        silenced. The 1 is an array of x's dtype: on small arrays NumPy takes twice as
+        long to add a Python number."""
+        out = -x
         if type(out) is not self.ndarray:  # a 0-d input gives a scalar: nothing to reuse
-            return 1 / (1 + out)
-        out += 1
-        return self.xp.reciprocal(out, out=out)
+            return 1 / (1 + float_errors.ignoring_overflow(self.xp.exp, out))
+        if self._errstate is None:  # no floating-point warnings to silence (CuPy)
+            self.xp.exp(out, out)
+        else:
+            float_errors.ignoring_overflow(self.xp.exp, out, out)
+        out += self.one(out.dtype)
+        return self.xp.reciprocal(out, out)
+
+    def one(self, dtype: Any) -> Any:
+        """A 0-d array holding 1 in ``dtype`` (made once per dtype)."""
+        unit = self._ones.get(dtype)
+        if unit is None:
+            unit = self._ones[dtype] = self.xp.asarray(1, dtype=dtype)
+        return unit
 
     def transposed_copy(self, a: Any) -> Any:
         """``a.T`` as a new C-contiguous array. NumPy copies a transposed view reading

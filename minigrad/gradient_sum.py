@@ -43,7 +43,9 @@ class GradientSum:
 
     def add(self, g: Any) -> None:
         """A dense term of exactly this tensor's shape and dtype."""
-        if self.dense is None:
+        if self.owned:  # the common case first: a weight's T-th contribution
+            self.dense += g
+        elif self.dense is None:
             self.dense = g
         else:
             self._buffer()

@@ -307,9 +307,8 @@ def run_backward(outputs: list, grad_outputs: list, retain_graph: bool, create_g
         # heap and the pending map (a second contribution to it moves it into the map).
         upcoming = upcoming_g = None
         while heap or upcoming is not None:
-            if upcoming is not None and (not heap or upcoming.seq > -heap[0][0]):
-                node = upcoming
-                g = pending.pop(node) if upcoming_g is None else upcoming_g
+            if upcoming_g is not None and (not heap or upcoming.seq > -heap[0][0]):
+                node, g = upcoming, upcoming_g  # a chain's next link
             else:
                 if upcoming is not None:
                     if upcoming_g is not None:
@@ -317,9 +316,9 @@ def run_backward(outputs: list, grad_outputs: list, retain_graph: bool, create_g
                     heappush(heap, (-upcoming.seq, upcoming))
                 _, node = heappop(heap)
                 g = pending.pop(node)
+                if type(g) is GradientSum:
+                    g = g.total()
             upcoming = upcoming_g = None
-            if type(g) is GradientSum:
-                g = g.total()
             if node.extra is not None:
                 g = visit_extra(node, g)
             if captured is not None and node in captured:
@@ -383,13 +382,16 @@ def run_backward(outputs: list, grad_outputs: list, retain_graph: bool, create_g
                             pg.dtype != data.dtype:
                         pg = unbroadcast(pg, data.shape, data.dtype,
                                          xp if xp is not ops else None)
-                    if edge in pending:
-                        receive(edge, pg)
-                    else:
+                    previous = pending.get(edge)
+                    if previous is None:
                         pending[edge] = pg
                         leaves.append(edge)
                         if edge._hooks:
                             hooked.append(edge)
+                    elif type(previous) is GradientSum:  # a weight's T-th share, inlined
+                        previous.add(pg)
+                    else:
+                        receive(edge, pg)
             if hooked:
                 finish_complete_leaves(node, upcoming)
             if not retain_graph:  # release the saved values
