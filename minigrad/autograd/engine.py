@@ -355,8 +355,11 @@ def run_backward(outputs: list, grad_outputs: list, retain_graph: bool, create_g
                     if pg is None:
                         continue
                 if type(edge) is Node:
-                    if pg.shape != edge.shape or pg.dtype is not edge.dtype and \
-                            pg.dtype != edge.dtype:
+                    # The same shape object, not (): an elementwise op's input and output
+                    # (its share has that shape too, so only the dtype needs a look).
+                    if (node.shape is not edge.shape or not edge.shape) and \
+                            pg.shape != edge.shape or \
+                            pg.dtype is not edge.dtype and pg.dtype != edge.dtype:
                         pg = unbroadcast(pg, edge.shape, edge.dtype,
                                          xp if xp is not ops else None)
                     if upcoming is None and edge not in pending:  # a chain's next link
