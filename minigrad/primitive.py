@@ -315,38 +315,41 @@ class Primitive:
         """``x op y`` for the operators: a float tensor with a tensor of its device and
         dtype, or with a Python float on either side, goes straight to the forward (see
         :meth:`unary`); anything else takes :meth:`__call__`."""
+        # like: the node of the result's shape (with a number on one side, the tensor's)
         if type(x) is Tensor:
             backend = x._backend
             a = x._data
             if a.dtype.kind != "f":
                 return self(x, y)
+            edge_x = (x if x._node is None else x._node) if x._requires_grad else None
             if type(y) is Tensor:
                 b = y._data
                 if y._backend is not backend or b.dtype is not a.dtype:
                     return self(x, y)
+                edge_y = (y if y._node is None else y._node) if y._requires_grad else None
+                like = None
             elif type(y) is float:
                 b = _constant(y, a.dtype, backend)
+                edge_y = None
+                like = x._node
             else:
                 return self(x, y)
         elif type(x) is float and type(y) is Tensor and y._data.dtype.kind == "f":
             backend = y._backend
             b = y._data
             a = _constant(x, b.dtype, backend)
+            edge_x = None
+            edge_y = (y if y._node is None else y._node) if y._requires_grad else None
+            like = y._node
         else:
             return self(x, y)
         try:
             out = self.forward(backend, a, b)
         except (ValueError, TypeError, IndexError, OverflowError):
             return self(x, y)  # the general path says what is wrong, naming the op
-        edge_x = (x if x._node is None else x._node) if type(x) is Tensor and \
-            x._requires_grad else None
-        edge_y = (y if y._node is None else y._node) if type(y) is Tensor and \
-            y._requires_grad else None
-        # With a number on one side, the result has the shape of the tensor on the other.
-        node = x._node if type(y) is float else y._node if type(x) is float else None
         return self._output(out, backend, (a, b), None if edge_x is None and edge_y is None
                             else (edge_x, edge_y), NO_PARAMS, (x, y),
-                            None if node is None else node.shape)
+                            None if like is None else like.shape)
 
     def _output(self, out: Any, backend: Any, args: Sequence, edges: Optional[tuple],
                 params: Any, inputs: tuple, shape: Optional[tuple] = None) -> "Tensor":
@@ -492,6 +495,12 @@ def as_input(op: str, value: Any, what: str = "input") -> "Tensor":
         if out.dtype.kind in "biufc":
             return out
     raise TypeError(f"{op}: {what} must be a tensor, got {type(value).__name__} {value!r}")
+
+
+def unchanged(xp: Any, g: Any, y: Any, *args: Any, **params: Any) -> Any:
+    """The rule of an input whose gradient is the output's as it is (both inputs of add,
+    the first of subtract): plain backward hands ``g`` on without calling it."""
+    return g
 
 
 def primitive(name: str, forward: Callable[..., Any], *vjps: Optional[Rule],

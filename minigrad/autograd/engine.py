@@ -13,7 +13,7 @@ from typing import Any, Optional, Sequence, Union
 
 from .. import grad_mode, primitive
 from ..gradient_sum import GradientSum
-from ..primitive import Node, Spec, memory_owner, writes
+from ..primitive import Node, Spec, memory_owner, unchanged, writes
 from ..tensor import Tensor
 from .anomaly import check_gradients, is_anomaly_check_nan_enabled
 
@@ -349,6 +349,8 @@ def run_backward(outputs: list, grad_outputs: list, retain_graph: bool, create_g
                     continue  # not differentiable w.r.t. this input: zero gradient
                 if computed:
                     pg = share
+                elif share is unchanged:
+                    pg = g
                 else:
                     pg = share(xp, g, out, *args, **params) if params else \
                         share(xp, g, out, *args)
