@@ -28,6 +28,7 @@ from .promotion import promote
 
 Rule = Callable[..., Any]
 _new = object.__new__
+_grad_mode = grad_mode._mode  # per thread: whether ops are recorded
 # Shared by every node that has none of these: one object less per recorded op (each
 # one allocated makes Python's cyclic garbage collector run sooner; see Node).
 NO_PARAMS: Any = MappingProxyType({})
@@ -327,7 +328,7 @@ class Primitive:
                 if y._backend is not backend or b.dtype is not a.dtype:
                     return self(x, y)
                 edge_y = (y if y._node is None else y._node) if y._requires_grad else None
-                like = None
+                like = (x._node or y._node) if a.shape == b.shape else None
             elif type(y) is float:
                 b = _constant(y, a.dtype, backend)
                 edge_y = None
@@ -359,13 +360,13 @@ class Primitive:
         elementwise op's input node's, the same tuple: one object less on the tape)."""
         if type(out) is not backend.ndarray:
             out = backend.xp.asarray(out)
-        t = object.__new__(Tensor)  # Tensor._wrap, inlined: this runs once per op
+        t = _new(Tensor)  # Tensor._wrap, inlined: this runs once per op
         t._data = out
         t._backend = backend
         t.grad = None
         t._version = 0
         t._hooks = None
-        if edges is not None and grad_mode._mode.enabled:
+        if edges is not None and _grad_mode.enabled:
             t._requires_grad = True
             if self._keeps_all:
                 kept = args
