@@ -28,6 +28,7 @@ from .promotion import promote
 
 Rule = Callable[..., Any]
 _new = object.__new__
+_new_list = list.__new__
 _grad_mode = grad_mode._mode  # per thread: whether ops are recorded
 # Shared by every node that has none of these: one object less per recorded op (each
 # one allocated makes Python's cyclic garbage collector run sooner; see Node).
@@ -95,7 +96,7 @@ class NodeExtra:
         self.trace = None
 
 
-class Node:
+class Node(list):
     """One recorded application of a primitive: what backward needs to revisit it.
 
     A node holds only what its rules read: the saved inputs, maybe its own output,
@@ -103,18 +104,23 @@ class Node:
     not kept alive by the graph unless a rule needs their values, as in PyTorch.
 
     Every op records one, so it is kept small: each attribute set costs time, and each
-    object it owns (a tuple, a dict) counts towards the next run of Python's cyclic
-    garbage collector, which then walks the whole young graph (a third of the per-op
-    cost of a chain of small ops, measured with ``benchmarks/bench_ops.py --no-gc``).
+    object that outlives the op counts towards the next run of Python's cyclic garbage
+    collector, which then walks the young graph (a sixth of the per-op time on a chain
+    of small ops: ``benchmarks/bench_ops.py`` with and without ``--no-gc``). Hence the
+    node *is* the list of its edges, one per input (the order ``next_functions`` shows),
+    rather than holding a tuple of them; it hashes and compares as itself.
     """
 
-    __slots__ = ("prim", "edges", "args", "out", "params", "seq", "shape", "dtype",
+    __slots__ = ("prim", "args", "out", "params", "seq", "shape", "dtype",
                  "backend", "extra", "__weakref__")  # a Function's ctx refers back weakly
+    __hash__ = object.__hash__  # a node is itself, not the list of its edges
+    __eq__ = object.__eq__
+    __ne__ = object.__ne__
 
     def __init__(self, prim: "Primitive", edges: tuple, args: Any, out: Any,
                  params: Any, backend: Any, shape: tuple, dtype: Any) -> None:
+        self.extend(edges)          # per input: upstream Node, leaf Tensor, or None
         self.prim = prim
-        self.edges = edges          # per input: upstream Node, leaf Tensor, or None
         self.args = args            # per input: array/constant the rules read, a Spec, or None
         self.out = out              # this node's output array, if a rule reads it
         self.params = params
@@ -123,6 +129,11 @@ class Node:
         self.dtype = dtype
         self.backend = backend
         self.extra = None           # a NodeExtra, made by more() when one is needed
+
+    @property
+    def edges(self) -> "Node":
+        """Per input: the upstream Node, the leaf Tensor, or None (the node itself)."""
+        return self
 
     def more(self) -> NodeExtra:
         """This node's :class:`NodeExtra`, made on first use."""
@@ -374,9 +385,9 @@ class Primitive:
                 kept = _NONES[len(args)] if len(args) < 4 else (None,) * len(args)
             else:
                 kept = self._kept(inputs, args)
-            t._node = node = _new(Node)  # Node(...) inlined: it runs once per op
+            t._node = node = _new_list(Node)  # Node(...) inlined: it runs once per op
+            node.extend(edges)
             node.prim = self
-            node.edges = edges
             node.args = kept
             node.out = out if self.saves_output else None
             node.params = params
