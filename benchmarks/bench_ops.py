@@ -13,9 +13,11 @@ run in one process, interleaved repetition by repetition:
 The chain repeats an 8-op cycle chosen to stay bounded in value and gradient:
 ``h = log(exp(4 * sigmoid(tanh(h * w + b)) - 2))`` with leaves ``w``, ``b`` reused
 by every cycle (their gradients accumulate, as a recurrent weight's do). Per-op
-cost is the median total time divided by the number of chain ops.
+cost is the median total time divided by the number of chain ops. Each timed run
+follows an untimed run of the same implementation, so none pays for the caches the
+previous library filled (``--cold`` times them back to back instead).
 
-    python benchmarks/bench_ops.py [--ops 1000] [--repeats 30] [--size 16]
+    python benchmarks/bench_ops.py [--ops 1000] [--repeats 30] [--size 16] [--cold]
 """
 from __future__ import annotations
 
@@ -189,6 +191,11 @@ def main(argv: Optional[list[str]] = None) -> int:
                         help="also time PyTorch with its default thread count, in a separate "
                              "phase after the others (its idle OpenMP workers spin and would "
                              "slow whatever runs next on a small machine)")
+    parser.add_argument("--cold", action="store_true",
+                        help="time each run right after the previous implementation's run "
+                             "(default: after an untimed run of its own). A run just after "
+                             "another library's is slower, by how much that one displaced "
+                             "from the caches: up to 15%% here, for whichever comes next")
     parser.add_argument("--no-gc", action="store_true",
                         help="disable Python's cyclic GC while timing (default: leave it on)")
     args = parser.parse_args(argv)
@@ -233,6 +240,8 @@ def main(argv: Optional[list[str]] = None) -> int:
         for rep in range(args.warmup + args.repeats):
             for name in names:  # interleaved: drift hits every column alike
                 run = runners[name]
+                if not args.cold:
+                    run()  # its own untimed run first: see --cold
                 if args.no_gc:
                     gc.disable()
                 try:
@@ -255,7 +264,8 @@ def main(argv: Optional[list[str]] = None) -> int:
 
     print(f"bench_ops: chain of {args.ops} elementwise ops ({', '.join(CYCLE)}) on "
           f"{args.size}x{args.size} float32, forward + backward; median of {args.repeats} "
-          f"runs (+{args.warmup} warm-up){', GC off' if args.no_gc else ''}")
+          f"runs (+{args.warmup} warm-up){', GC off' if args.no_gc else ''}"
+          f"{', cold: each after the previous implementation' if args.cold else ''}")
     print(f"python {platform.python_version()} on {platform.machine()}, "
           f"{os.cpu_count()} CPUs")
     print(f"{'':34s} {'fwd µs/op':>10s} {'bwd µs/op':>10s} {'total µs/op':>12s}")
