@@ -7,7 +7,7 @@ there must match PyTorch's too.
 """
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
@@ -313,9 +313,24 @@ def _sequence_case(mode):
             finals = final if count == 2 else (final,)
             return (out.flip(0) if reverse else out,) + tuple(f[0] for f in finals)
 
+        inputs = [data.draw(values(s)) for s in shapes]
+        if mode == "rnn_relu":
+            assume(_clear_of_relu_kinks(*inputs, reverse))
         return (lambda *xs: getattr(mg, f"{mode}_sequence")(*xs, reverse=reverse), torch_fn,
-                [data.draw(values(s)) for s in shapes])
+                inputs)
     return case
+
+
+def _clear_of_relu_kinks(x, h, w_ih, w_hh, b_ih, b_hh, reverse):
+    """Whether every pre-activation of a relu RNN is clear of 0. At 0 the gradient's side
+    of the kink depends on how the sum was rounded, and PyTorch sums in another order (the
+    drawn values find exact cancellations: x twice, w_hh = -1, b_hh = 1)."""
+    for x_t in (x[::-1] if reverse else x):
+        pre = x_t @ w_ih.T + b_ih + b_hh + h @ w_hh.T
+        if np.min(np.abs(pre)) < 1e-9:
+            return False
+        h = np.maximum(pre, 0)
+    return True
 
 
 ORACLE = {
