@@ -95,6 +95,17 @@ def test_median_is_the_lower_middle_value():
 
 
 @pytest.mark.parametrize("name", ["median", "nanmedian"])
+def test_median_of_bool_is_refused_as_in_pytorch(name):
+    x = mg.tensor([True, False, True])
+    for args in ((), (0,)):
+        with pytest.raises(TypeError, match=f"{name}: not implemented for bool tensors"):
+            getattr(mg, name)(x, *args)
+    torch = pytest.importorskip("torch")
+    with pytest.raises(NotImplementedError, match="not implemented for 'Bool'"):
+        getattr(torch, name)(torch.tensor([True, False, True]))
+
+
+@pytest.mark.parametrize("name", ["median", "nanmedian"])
 @given(data=st.data())
 def test_median_matches_torch_with_nans(name, data):
     torch = pytest.importorskip("torch")

@@ -268,6 +268,9 @@ def kthvalue(input: Any, k: int, dim: int = -1, keepdim: bool = False) -> Any:
 
 def _median(name: str, input: Any, dim: Any, keepdim: bool, skip_nan: bool) -> Any:
     x = as_tensor(input)
+    if x.dtype == bool:
+        raise TypeError(f"{name}: not implemented for bool tensors (as in PyTorch); "
+                        "convert first, e.g. x.int()")
     if dim is None:  # of every element: the value alone, 0-d
         flat = ops.reshape(x, (-1,))
         if flat.shape[0] == 0:  # PyTorch: NaN (an integer tensor's median of nothing fails)
