@@ -105,10 +105,11 @@ class Node(list):
 
     Every op records one, so it is kept small: each attribute set costs time, and each
     object that outlives the op counts towards the next run of Python's cyclic garbage
-    collector, which then walks the young graph (a sixth of the per-op time on a chain
-    of small ops: ``benchmarks/bench_ops.py`` with and without ``--no-gc``). Hence the
-    node *is* the list of its edges, one per input (the order ``next_functions`` shows),
-    rather than holding a tuple of them; it hashes and compares as itself.
+    collector, which then walks the young graph (with 4.6 such objects an op, a sixth of
+    the per-op time on a chain of small ops: ``benchmarks/bench_ops.py`` with and without
+    ``--no-gc``). Hence the node *is* the list of its edges, one per input (the order
+    ``next_functions`` shows), rather than holding a tuple of them; it hashes and
+    compares as itself.
     """
 
     __slots__ = ("prim", "args", "out", "params", "seq", "shape", "dtype",

@@ -338,7 +338,7 @@ def run_backward(outputs: list, grad_outputs: list, retain_graph: bool, create_g
             computed = shares is None
             if computed:  # all at once: a joint or variadic rule, an accumulator, a check
                 shares = all_shares(node, xp, g, out, args, params)
-            for i, edge in enumerate(node):  # (cheaper than a zip on short tuples)
+            for i, edge in enumerate(node):  # a node is the list of its edges
                 if edge is None:
                     continue
                 try:
