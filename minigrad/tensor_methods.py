@@ -45,7 +45,8 @@ SAME_AS_FUNCTION = (
     "reshape_as", "expand_as", "contiguous", "take_along_dim", "expand_dims",
     "gather", "scatter", "scatter_add", "index_select", "index_add", "index_fill",
     "masked_fill", "masked_select", "nonzero", "argwhere", "sort", "argsort", "topk",
-    "kthvalue", "median", "nanmedian", "msort", "isin", "addmm", "diag", "dist",
+    "kthvalue", "median", "nanmedian", "quantile", "nanquantile", "msort", "isin", "addmm",
+    "diag", "dist",
 )
 
 # Methods whose sizes/dims may come as varargs: x.view(2, 3) or x.view((2, 3)).

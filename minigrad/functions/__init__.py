@@ -10,13 +10,14 @@ import inspect
 # Operations whose NumPy and PyTorch meanings agree are exported as they are ...
 from ..ops import (abs, ceil, expand_dims, floor, isfinite, isinf, isnan, logical_and,
                    logical_not, logical_or, matmul, maximum, minimum, pad, power, relu)
-from . import pointwise, reductions, selection, shaping
+from . import pointwise, quantiles, reductions, selection, shaping
 # ... and the transcendental ones turn integer input into floats first, as PyTorch's do.
 from .pointwise import (arccos, arcsin, arctan, cos, cosh, erf, exp, expm1, log, log1p,
                         sigmoid, sin, sinh, sqrt, tan, tanh)
 from .pointwise import *  # noqa: F401,F403
 from .reductions import *  # noqa: F401,F403
 from .selection import *  # noqa: F401,F403
+from .quantiles import *  # noqa: F401,F403
 from .shaping import *  # noqa: F401,F403
 from .arguments import reported
 
@@ -30,7 +31,7 @@ SAME_IN_BOTH = [
     "absolute",
 ]
 __all__ = (SAME_IN_BOTH + pointwise.__all__ + reductions.__all__ + selection.__all__
-           + shaping.__all__)
+           + quantiles.__all__ + shaping.__all__)
 
 
 def _name_errors() -> None:

@@ -173,6 +173,7 @@ def kinds(base: tuple) -> dict:
         "shape": _shape_arg(SHAPE_SIZES),
         "seq": st.lists(t, min_size=0, max_size=3),
         "mode": st.sampled_from([None, "trunc", "floor", "round"]),
+        "interp": st.sampled_from(["linear", "lower", "higher", "midpoint", "nearest", "mean"]),
         "eq": EQUATIONS,
         "p": st.sampled_from([1, 2, 3, math.inf, -math.inf, 0, "fro", "nuc", -1, 0.5]),
         "pad": st.one_of(st.integers(-1, 2), st.lists(st.integers(-1, 2), max_size=4).map(tuple),

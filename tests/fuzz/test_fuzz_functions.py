@@ -56,6 +56,8 @@ SPECS = {name: "T" for name in UNARY} | {name: "T TN" for name in BINARY} | {
     "sort": "T dim? bool? | stable=bool", "argsort": "T dim? bool? | stable=bool",
     "topk": "T int dim? bool? bool?", "kthvalue": "T int dim? bool?",
     "median": "T dim? bool?", "nanmedian": "T dim? bool?", "dist": "T T p?", "cdist": "T T p?",
+    "quantile": "T TN dim? bool? | interpolation=interp",
+    "nanquantile": "T TN dim? bool? | interpolation=interp",
     "reshape": "T shape*", "transpose": "T dim dim", "swapaxes": "T dim dim",
     "swapdims": "T dim dim", "permute": "T shape*", "flatten": "T dim? dim?",
     "unflatten": "T dim shape", "squeeze": "T dims?", "unsqueeze": "T dim",
