@@ -340,7 +340,7 @@ class Primitive:
                 if y._backend is not backend or b.dtype is not a.dtype:
                     return self(x, y)
                 edge_y = (y if y._node is None else y._node) if y._requires_grad else None
-                like = (x._node or y._node) if a.shape == b.shape else None
+                like = None
             elif type(y) is float:
                 b = _constant(y, a.dtype, backend)
                 edge_y = None

@@ -12,7 +12,7 @@ from .. import ops
 from ..tensor import Tensor
 from .arguments import check_dim
 from .common import as_tensor
-from .selection import _sorted_indices
+from .selection import _sorted_indices, pick_sorted
 
 INTERPOLATIONS = ("linear", "lower", "higher", "midpoint", "nearest")
 
@@ -67,13 +67,15 @@ def _quantile(name: str, input: Any, q: Any, dim: Any, keepdim: bool, interpolat
             rank = xp.where(nans > 0, n - 1, level * (n - 1))
         lower, upper = xp.floor(rank), xp.ceil(rank)
         if interpolation in ("lower", "higher", "nearest"):
-            at = {"lower": lower, "higher": upper, "nearest": xp.round(rank)}[interpolation]
-            value = _at(x, order, at, d)
+            at = lower if interpolation == "lower" else upper if interpolation == "higher" \
+                else xp.round(rank)  # half to even, as PyTorch's
+            value = pick_sorted(x, order, at, d)[0]
         else:
             weight = rank - lower if interpolation == "linear" else xp.where(
                 upper > lower, 0.5, 0.0)
-            value = _lerp(_at(x, order, lower, d), _at(x, order, upper, d),
-                          weight.astype(x.dtype), x._backend)
+            value = _lerp(pick_sorted(x, order, lower, d)[0],
+                          pick_sorted(x, order, upper, d)[0], weight.astype(x.dtype),
+                          x._backend)
         results.append(value)
     out = results[0] if single else ops.stack(results, axis=0)[:len(levels)]
     if dim is None:
@@ -91,12 +93,6 @@ def _lerp(low: Tensor, high: Tensor, weight: Any, backend: Any) -> Tensor:
     w = Tensor._wrap(weight, backend)
     near_low = Tensor._wrap(weight < 0.5, backend)
     return ops.where(near_low, low + w * step, high - step * (1 - w))
-
-
-def _at(x: Tensor, order: Tensor, rank: Any, d: int) -> Tensor:
-    """The elements of ``x`` at sorted position ``rank`` (one per row along ``d``)."""
-    index = ops.take_along_axis(order, Tensor._wrap(rank.astype("int64"), x._backend), axis=d)
-    return ops.take_along_axis(x, index, axis=d)
 
 
 def quantile(input: Any, q: Any, dim: Any = None, keepdim: bool = False, *,

@@ -216,6 +216,13 @@ def _sorted_indices(x: Tensor, d: int, descending: bool) -> Tensor:
     return Tensor._wrap(x.shape[d] - 1 - order, x._backend)
 
 
+def pick_sorted(x: Tensor, order: Tensor, at: Any, d: int) -> tuple:
+    """The elements of ``x`` at sorted position ``at`` along ``d`` (an array of positions,
+    size 1 along ``d``) and their indices; the values carry the gradient back to them."""
+    index = ops.take_along_axis(order, Tensor._wrap(at.astype("int64"), x._backend), axis=d)
+    return ops.take_along_axis(x, index, axis=d), index
+
+
 def sort(input: Any, dim: int = -1, descending: bool = False, stable: bool = False) -> Any:
     """(values, indices) sorted along ``dim``; the values carry the gradient back to the
     elements they came from."""
@@ -299,8 +306,7 @@ def _median_along(x: Tensor, d: int, keepdim: bool, skip_nan: bool) -> Any:
             xp.where(nans > 0, n - nans, (n - 1) // 2)
     else:
         at = xp.full(x.shape[:d] + (1,) + x.shape[d + 1:], (n - 1) // 2, dtype="int64")
-    index = ops.take_along_axis(order, Tensor._wrap(at.astype("int64"), x._backend), axis=d)
-    values = ops.take_along_axis(x, index, axis=d)
+    values, index = pick_sorted(x, order, at, d)
     if not keepdim:
         values, index = ops.squeeze(values, d), ops.squeeze(index, d)
     return MedianResult(values, index)

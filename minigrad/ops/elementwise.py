@@ -78,6 +78,7 @@ tanh = primitive(
     lambda xp, g, y, x: g - g * y * y,  # g (1 - y²)
     saves=())
 
+
 def _sigmoid_grad(xp: Any, g: Any, y: Any, x: Any) -> Any:
     """g y (1 - y), as gy - gy y."""
     gy = g * y
